@@ -1,0 +1,8 @@
+/* The subcommands of the ward multi-call binary: each is cmd/<name>.c. */
+#ifndef WARD_CMD_COMMANDS_H
+#define WARD_CMD_COMMANDS_H
+
+int cmd_c4gh_main(int argc, char **argv);
+int cmd_keygen_main(int argc, char **argv);
+
+#endif
