@@ -181,7 +181,7 @@ struct ward_c4gh_write_opts {
 	size_t edit_len;
 	/* Worker threads for segment encryption; 0 = number of online CPUs. */
 	unsigned threads;
-	/* If >= 0, the header goes to this descriptor and the segments to the main one. */
+	/* If > 0, the header goes to this descriptor and the segments to the main one. */
 	int header_fd;
 };
 

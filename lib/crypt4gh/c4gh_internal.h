@@ -102,6 +102,11 @@ size_t c4gh_dedup_keys(uint8_t (*keys)[32], size_t n);
 /* Number of worker threads for a request of n (0 = online CPUs), capped at 64. */
 unsigned c4gh_thread_count(unsigned n);
 
+/* Copies n bytes (UINT64_MAX: to EOF) through buf (C4GH_COPY_BUF bytes);
+ * WARD_E_TRUNCATED (no message) if the input ends first. */
+#define C4GH_COPY_BUF (1u << 20)
+int c4gh_copy_bytes(int in, int out, uint64_t n, uint8_t *buf);
+
 /* Maps an edit list into [start, len) keep extents; see editlist.c. */
 struct c4gh_extent {
 	uint64_t start, len;
