@@ -4,5 +4,10 @@
 
 int cmd_c4gh_main(int argc, char **argv);
 int cmd_keygen_main(int argc, char **argv);
+int cmd_echo_main(int argc, char **argv); /* cmd/echo.c: dispatches to the cmd_echo_* below */
+int cmd_echo_anonymise_main(int argc, char **argv);
+int cmd_echo_analyse_main(int argc, char **argv);
+int cmd_echo_frames_main(int argc, char **argv);
+int cmd_echo_synth_main(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ static const struct command commands[] = {
 	{"crypt4gh", cmd_c4gh_main, NULL},
 	{"crypt4gh-keygen", cmd_keygen_main, "generate a Crypt4GH key pair"},
 	{"keygen", cmd_keygen_main, NULL},
+	{"echo", cmd_echo_main, "echocardiography videos: anonymise, analyse"},
 };
 
 static void usage(FILE *out)

@@ -60,8 +60,8 @@ WARD_EXPORT void ward_echo_video_close(struct ward_echo_video *v);
  * WARD_E_INVAL for an empty frame.
  */
 WARD_EXPORT
-    WARD_NODISCARD WARD_NONNULL(1) int ward_echo_video_is_doppler(const struct ward_echo_frame *f0,
-                                                                  unsigned *blue, unsigned *red);
+WARD_NODISCARD WARD_NONNULL(1) int ward_echo_video_is_doppler(const struct ward_echo_frame *f0,
+                                                              unsigned *blue, unsigned *red);
 
 /*
  * Zeroes the burned-in text region of a frame in place, as the original
@@ -69,6 +69,86 @@ WARD_EXPORT
  * W-1. For 240x320 that is rows 0-52, columns 150-239.
  */
 WARD_EXPORT WARD_NONNULL(1) void ward_echo_frame_mask_text(struct ward_echo_frame *f);
+
+/* What ward_echo_anonymise did with a video. */
+enum ward_echo_outcome {
+	WARD_ECHO_WRITTEN = 1,     /* a Doppler video: every frame written, masked */
+	WARD_ECHO_NOT_DOPPLER = 2, /* frame 0 is not colour Doppler: nothing written */
+	WARD_ECHO_NO_FRAMES = 3,   /* the video holds no frame: nothing written */
+};
+
+struct ward_echo_anonymise_opts {
+	/*
+	 * 1: store each frame's B,G,R bytes as the PNG's R,G,B samples, as the
+	 * original did (red and blue swapped); 0: true colours.
+	 */
+	int original_colours;
+	/* 1: replace an existing output directory; 0: refuse (WARD_E_EXISTS). */
+	int replace;
+};
+
+struct ward_echo_anonymise_result {
+	enum ward_echo_outcome outcome;
+	unsigned blue, red; /* frame 0's Doppler pixel counts */
+	long frames;        /* frames decoded (and written, for WARD_ECHO_WRITTEN) */
+};
+
+/*
+ * Anonymises one video: decides Doppler from frame 0, and for a Doppler video
+ * masks the burned-in text of every frame (ward_echo_frame_mask_text) and
+ * writes frame i as out_dir/<i>.png (8-bit RGB, no metadata). The directory
+ * is built under a hidden temporary name beside out_dir and renamed to
+ * out_dir only when every frame is written, so out_dir is complete or absent;
+ * the temporary directory is removed on failure and on SIGINT, SIGTERM,
+ * SIGHUP and SIGPIPE. opts NULL means the defaults (true colours, no
+ * replacing). Returns 0 with *res filled, or a negative ward_err: those of
+ * ward_echo_video_open/next, WARD_E_EXISTS, WARD_E_IO. Not thread-safe (the
+ * signal clean-up is process-wide): anonymise one video at a time.
+ */
+WARD_EXPORT WARD_NODISCARD WARD_NONNULL(1, 2, 4) int ward_echo_anonymise(
+    const char *video_path, const char *out_dir, const struct ward_echo_anonymise_opts *opts,
+    struct ward_echo_anonymise_result *res);
+
+/* A secret key naming anonymised videos by keyed pseudonym (opaque, in locked memory). */
+struct ward_echo_pseudonym_key;
+
+#define WARD_ECHO_PSEUDONYM_KEYBYTES 32
+#define WARD_ECHO_PSEUDONYM_HEXLEN   64
+
+/*
+ * Loads a pseudonym key file: 64 hexadecimal digits (32 bytes), optionally
+ * followed by one newline. Returns 0 and sets *out, or WARD_E_IO,
+ * WARD_E_FORMAT (anything else in the file), WARD_E_NOMEM.
+ */
+WARD_EXPORT WARD_NODISCARD WARD_NONNULL(1, 2) int ward_echo_pseudonym_key_load(
+    const char *path, struct ward_echo_pseudonym_key **out);
+
+/*
+ * Creates a new random key file at path (mode 0600, never overwriting:
+ * WARD_E_EXISTS) and returns the key in *out.
+ */
+WARD_EXPORT WARD_NODISCARD WARD_NONNULL(1, 2) int ward_echo_pseudonym_key_generate(
+    const char *path, struct ward_echo_pseudonym_key **out);
+
+/* Wipes and frees a key. Accepts NULL. */
+WARD_EXPORT void ward_echo_pseudonym_key_free(struct ward_echo_pseudonym_key *k);
+
+/*
+ * The pseudonym of a video: lower-case hex HMAC-SHA256 of the file's bytes
+ * under k, NUL-terminated. The same content gives the same name; without the
+ * key a name cannot be linked to a file. Returns 0 or WARD_E_IO.
+ */
+WARD_EXPORT WARD_NODISCARD WARD_NONNULL(1, 2, 3) int ward_echo_pseudonym(
+    const struct ward_echo_pseudonym_key *k, const char *video_path,
+    char hex[static WARD_ECHO_PSEUDONYM_HEXLEN + 1]);
+
+/*
+ * The original's directory name: lower-case hex MD5 of the path string as
+ * given (the original hashed os.path.join(IN, name), not the content).
+ * Reversible by guessing file names: for comparisons with the original only.
+ */
+WARD_EXPORT WARD_NONNULL(1, 2) void ward_echo_compat_name(const char *path_string,
+                                                          char hex[static 33]);
 
 #ifdef __cplusplus
 }

@@ -14,13 +14,16 @@
 void ward_echo_bgr2hsv(const uint8_t *bgr, uint8_t *hsv, size_t n);
 
 /*
- * Writes an 8-bit RGB, non-interlaced PNG with no ancillary chunks, through
- * libpng, atomically (temporary file + rename; refuses nothing: replaces
- * path). px holds h rows of w pixels of 3 bytes, row r at px + r * stride.
- * swap_rb = 0: px is BGR (a frame) and the PNG gets true colours;
- * swap_rb = 1: the bytes are stored as they are, so BGR frames come out with
- * red and blue swapped exactly like the original (PIL on a BGR array).
- * Returns 0, WARD_E_IO or WARD_E_NOMEM.
+ * Writes an 8-bit RGB, non-interlaced PNG with no ancillary chunks (no
+ * metadata), through libpng, atomically (temporary file + rename; an existing
+ * path is replaced). px holds h rows of w pixels of 3 bytes, row r at
+ * px + r * stride. The bytes of each pixel become the R, G, B samples in
+ * order; swap_rb = 1 swaps the first and third byte while writing.
+ *   BGR frame, true colours:            swap_rb = 1 (the default mode)
+ *   BGR frame, the original's output:   swap_rb = 0 (PIL wrote the BGR array
+ *                                       as RGB: red and blue swapped)
+ *   RGB buffer:                         swap_rb = 0
+ * Returns 0, WARD_E_INVAL, WARD_E_IO or WARD_E_NOMEM.
  */
 int ward_echo_png_write(const char *path, const uint8_t *px, int w, int h, size_t stride,
                         int swap_rb);
