@@ -15,19 +15,29 @@
 int ward_exit_code(int err)
 {
 	switch (err) {
-	case WARD_OK: return WARD_EXIT_OK;
-	case WARD_E_PASSPHRASE: return WARD_EXIT_PASSPHRASE;
+	case WARD_OK:
+		return WARD_EXIT_OK;
+	case WARD_E_PASSPHRASE:
+		return WARD_EXIT_PASSPHRASE;
 	case WARD_E_NOKEY:
-	case WARD_E_SENDER: return WARD_EXIT_NOKEY;
-	case WARD_E_NOTC4GH: return WARD_EXIT_NOTC4GH;
+	case WARD_E_SENDER:
+		return WARD_EXIT_NOKEY;
+	case WARD_E_NOTC4GH:
+		return WARD_EXIT_NOTC4GH;
 	case WARD_E_FORMAT:
-	case WARD_E_UNSUPPORTED: return WARD_EXIT_CORRUPT;
-	case WARD_E_BADMSG: return WARD_EXIT_BADMSG;
-	case WARD_E_TRUNCATED: return WARD_EXIT_TRUNCATED;
-	case WARD_E_IO: return WARD_EXIT_IO;
+	case WARD_E_UNSUPPORTED:
+		return WARD_EXIT_CORRUPT;
+	case WARD_E_BADMSG:
+		return WARD_EXIT_BADMSG;
+	case WARD_E_TRUNCATED:
+		return WARD_EXIT_TRUNCATED;
+	case WARD_E_IO:
+		return WARD_EXIT_IO;
 	case WARD_E_DENIED:
-	case WARD_E_EXISTS: return WARD_EXIT_DENIED;
-	case WARD_E_INVAL: return WARD_EXIT_USAGE;
+	case WARD_E_EXISTS:
+		return WARD_EXIT_DENIED;
+	case WARD_E_INVAL:
+		return WARD_EXIT_USAGE;
 	}
 	return WARD_EXIT_FAIL;
 }

@@ -11,9 +11,9 @@
 #define CHECK_RC(rc, want, ...) test_check_rc((rc), (want), __FILE__, __LINE__, __VA_ARGS__)
 
 int test_check(int ok, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 int test_check_rc(int rc, int want, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 void test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Exit status for main: 0 if every check passed. */

@@ -46,7 +46,8 @@ int test_check_rc(int rc, int want, const char *file, int line, const char *fmt,
 	if (rc == want)
 		return test_check(1, file, line, "%s", msg);
 	extern const char *ward_last_error(void);
-	return test_check(0, file, line, "%s: got %d want %d (%s)", msg, rc, want, ward_last_error());
+	return test_check(0, file, line, "%s: got %d want %d (%s)", msg, rc, want,
+	                  ward_last_error());
 }
 
 void test_skip(const char *fmt, ...)

@@ -19,9 +19,9 @@
 extern "C" {
 #endif
 
-#define WARD_C4GH_KEYBYTES     32u
-#define WARD_C4GH_SEGMENT      65536u /* plaintext bytes per segment */
-#define WARD_C4GH_SEG_OVERHEAD 28u    /* nonce (12) + MAC (16) */
+#define WARD_C4GH_KEYBYTES       32u
+#define WARD_C4GH_SEGMENT        65536u /* plaintext bytes per segment */
+#define WARD_C4GH_SEG_OVERHEAD   28u    /* nonce (12) + MAC (16) */
 #define WARD_C4GH_CIPHER_SEGMENT (WARD_C4GH_SEGMENT + WARD_C4GH_SEG_OVERHEAD)
 
 /* ---- Keys ------------------------------------------------------------- */
@@ -34,15 +34,15 @@ WARD_EXPORT WARD_NODISCARD int ward_c4gh_seckey_generate(struct ward_c4gh_seckey
 
 /* Wraps a raw 32-byte X25519 secret key (copied; the caller wipes its copy). */
 WARD_EXPORT WARD_NODISCARD int ward_c4gh_seckey_from_raw(const uint8_t sk[WARD_C4GH_KEYBYTES],
-							 struct ward_c4gh_seckey **out);
+                                                         struct ward_c4gh_seckey **out);
 
 /* Parses 64 hex digits (surrounding white space allowed) as a raw secret key. */
 WARD_EXPORT WARD_NODISCARD int ward_c4gh_seckey_from_hex(const char *hex,
-							 struct ward_c4gh_seckey **out);
+                                                         struct ward_c4gh_seckey **out);
 
 /* The public key of sk. */
 WARD_EXPORT void ward_c4gh_seckey_public(const struct ward_c4gh_seckey *sk,
-					 uint8_t pk[WARD_C4GH_KEYBYTES]);
+                                         uint8_t pk[WARD_C4GH_KEYBYTES]);
 
 /* The raw secret bytes; valid while sk lives. Do not copy them around. */
 WARD_EXPORT const uint8_t *ward_c4gh_seckey_bytes(const struct ward_c4gh_seckey *sk);
@@ -66,21 +66,21 @@ typedef int (*ward_passphrase_fn)(void *ctx, char *buf, size_t size);
  * Errors: WARD_E_FORMAT, WARD_E_UNSUPPORTED, WARD_E_PASSPHRASE.
  */
 WARD_EXPORT WARD_NODISCARD int ward_c4gh_seckey_parse(const char *text, size_t len,
-						      ward_passphrase_fn get_pass, void *ctx,
-						      struct ward_c4gh_seckey **out);
+                                                      ward_passphrase_fn get_pass, void *ctx,
+                                                      struct ward_c4gh_seckey **out);
 
 /* Reads and parses a secret key file (see ward_c4gh_seckey_parse). */
 WARD_EXPORT WARD_NODISCARD int ward_c4gh_seckey_load(const char *path, ward_passphrase_fn get_pass,
-						     void *ctx, struct ward_c4gh_seckey **out);
+                                                     void *ctx, struct ward_c4gh_seckey **out);
 
 /*
  * Parses a public key: "-----BEGIN CRYPT4GH PUBLIC KEY-----" armour or an
  * OpenSSH "ssh-ed25519 AAAA... comment" line (converted to X25519).
  */
 WARD_EXPORT WARD_NODISCARD int ward_c4gh_pubkey_parse(const char *text, size_t len,
-						      uint8_t pk[WARD_C4GH_KEYBYTES]);
+                                                      uint8_t pk[WARD_C4GH_KEYBYTES]);
 WARD_EXPORT WARD_NODISCARD int ward_c4gh_pubkey_load(const char *path,
-						     uint8_t pk[WARD_C4GH_KEYBYTES]);
+                                                     uint8_t pk[WARD_C4GH_KEYBYTES]);
 
 enum ward_c4gh_kdf {
 	WARD_C4GH_KDF_NONE = 0, /* unencrypted key (cipher "none") */
@@ -96,13 +96,13 @@ enum ward_c4gh_kdf {
  * may be NULL.
  */
 WARD_EXPORT WARD_NODISCARD int ward_c4gh_seckey_format(const struct ward_c4gh_seckey *sk,
-						       enum ward_c4gh_kdf kdf, const char *passphrase,
-						       uint32_t rounds, const char *comment,
-						       char **out);
+                                                       enum ward_c4gh_kdf kdf,
+                                                       const char *passphrase, uint32_t rounds,
+                                                       const char *comment, char **out);
 
 /* Formats a Crypt4GH public key file (malloc'ed, NUL-terminated). */
 WARD_EXPORT WARD_NODISCARD int ward_c4gh_pubkey_format(const uint8_t pk[WARD_C4GH_KEYBYTES],
-						       char **out);
+                                                       char **out);
 
 /* ---- Reading ---------------------------------------------------------- */
 
@@ -128,7 +128,7 @@ struct ward_c4gh_reader;
  * WARD_E_UNSUPPORTED, WARD_E_TRUNCATED, WARD_E_IO.
  */
 WARD_EXPORT WARD_NODISCARD int ward_c4gh_reader_open(int fd, const struct ward_c4gh_read_opts *opts,
-						     struct ward_c4gh_reader **out);
+                                                     struct ward_c4gh_reader **out);
 
 /*
  * Returns the next piece of authenticated plaintext: *data points into the
@@ -137,11 +137,11 @@ WARD_EXPORT WARD_NODISCARD int ward_c4gh_reader_open(int fd, const struct ward_c
  * WARD_E_TRUNCATED, WARD_E_IO. After an error the reader only returns errors.
  */
 WARD_EXPORT WARD_NODISCARD int ward_c4gh_reader_next(struct ward_c4gh_reader *r,
-						     const uint8_t **data, size_t *len);
+                                                     const uint8_t **data, size_t *len);
 
 /* Copies up to n plaintext bytes into buf. Returns bytes (0 at end) or a negative ward_err. */
 WARD_EXPORT WARD_NODISCARD ssize_t ward_c4gh_reader_read(struct ward_c4gh_reader *r, void *buf,
-							 size_t n);
+                                                         size_t n);
 
 /*
  * Moves to plaintext offset off of the (edited) stream. On a pipe only
@@ -188,12 +188,13 @@ struct ward_c4gh_write_opts {
 struct ward_c4gh_writer;
 
 /* Writes the header to fd and prepares to encrypt. fd stays the caller's. */
-WARD_EXPORT WARD_NODISCARD int ward_c4gh_writer_open(int fd, const struct ward_c4gh_write_opts *opts,
-						     struct ward_c4gh_writer **out);
+WARD_EXPORT WARD_NODISCARD int ward_c4gh_writer_open(int fd,
+                                                     const struct ward_c4gh_write_opts *opts,
+                                                     struct ward_c4gh_writer **out);
 
 /* Encrypts n bytes (buffered into 64 KiB segments). */
 WARD_EXPORT WARD_NODISCARD int ward_c4gh_writer_write(struct ward_c4gh_writer *w, const void *buf,
-						      size_t n);
+                                                      size_t n);
 
 /*
  * Encrypts everything read from in_fd until EOF, reading directly into the
@@ -212,7 +213,7 @@ WARD_EXPORT void ward_c4gh_writer_abort(struct ward_c4gh_writer *w);
 struct ward_c4gh_reencrypt_opts {
 	const struct ward_c4gh_seckey *const *keys; /* keys that open packets */
 	size_t nkeys;
-	const struct ward_c4gh_seckey *writer;      /* NULL = ephemeral */
+	const struct ward_c4gh_seckey *writer; /* NULL = ephemeral */
 	const uint8_t (*recipients)[WARD_C4GH_KEYBYTES];
 	size_t nrecipients;
 	int trim;        /* drop the packets we cannot open */
@@ -224,7 +225,7 @@ struct ward_c4gh_reencrypt_opts {
  * data segments unchanged to out_fd.
  */
 WARD_EXPORT WARD_NODISCARD int ward_c4gh_reencrypt(int in_fd, int out_fd,
-						   const struct ward_c4gh_reencrypt_opts *opts);
+                                                   const struct ward_c4gh_reencrypt_opts *opts);
 
 /*
  * Rewrites in_fd so that it holds only the plaintext range [start, end)
@@ -232,8 +233,8 @@ WARD_EXPORT WARD_NODISCARD int ward_c4gh_reencrypt(int in_fd, int out_fd,
  * own public key, and only the segments the range needs, copied unchanged.
  */
 WARD_EXPORT WARD_NODISCARD int ward_c4gh_rearrange(int in_fd, int out_fd,
-						   const struct ward_c4gh_read_opts *opts, uint64_t start,
-						   uint64_t end);
+                                                   const struct ward_c4gh_read_opts *opts,
+                                                   uint64_t start, uint64_t end);
 
 #ifdef __cplusplus
 }

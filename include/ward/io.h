@@ -18,7 +18,7 @@ struct ward_outfile;
  * is removed. Returns 0 and sets *out, or a negative ward_err.
  */
 WARD_EXPORT WARD_NODISCARD int ward_outfile_open(const char *path, unsigned mode,
-						 struct ward_outfile **out);
+                                                 struct ward_outfile **out);
 
 /* The descriptor to write to. */
 WARD_EXPORT int ward_outfile_fd(const struct ward_outfile *f);

@@ -13,25 +13,44 @@ static _Thread_local int last_code;
 const char *ward_strerror(int code)
 {
 	switch (code) {
-	case WARD_OK: return "success";
-	case WARD_E_INVAL: return "invalid argument";
-	case WARD_E_IO: return "I/O error";
-	case WARD_E_NOMEM: return "out of memory";
-	case WARD_E_FORMAT: return "malformed input";
-	case WARD_E_NOTC4GH: return "not a Crypt4GH file";
-	case WARD_E_NOKEY: return "no usable key";
-	case WARD_E_PASSPHRASE: return "wrong passphrase";
-	case WARD_E_BADMSG: return "authentication failed";
-	case WARD_E_TRUNCATED: return "truncated input";
-	case WARD_E_UNSUPPORTED: return "unsupported";
-	case WARD_E_SENDER: return "unexpected sender";
-	case WARD_E_EXISTS: return "already exists";
-	case WARD_E_DENIED: return "denied";
-	case WARD_E_NOTFOUND: return "not found";
-	case WARD_E_CONFLICT: return "conflict";
-	case WARD_E_SEALED: return "sealed";
-	case WARD_E_RANGE: return "out of range";
-	case WARD_E_INTERNAL: return "internal error";
+	case WARD_OK:
+		return "success";
+	case WARD_E_INVAL:
+		return "invalid argument";
+	case WARD_E_IO:
+		return "I/O error";
+	case WARD_E_NOMEM:
+		return "out of memory";
+	case WARD_E_FORMAT:
+		return "malformed input";
+	case WARD_E_NOTC4GH:
+		return "not a Crypt4GH file";
+	case WARD_E_NOKEY:
+		return "no usable key";
+	case WARD_E_PASSPHRASE:
+		return "wrong passphrase";
+	case WARD_E_BADMSG:
+		return "authentication failed";
+	case WARD_E_TRUNCATED:
+		return "truncated input";
+	case WARD_E_UNSUPPORTED:
+		return "unsupported";
+	case WARD_E_SENDER:
+		return "unexpected sender";
+	case WARD_E_EXISTS:
+		return "already exists";
+	case WARD_E_DENIED:
+		return "denied";
+	case WARD_E_NOTFOUND:
+		return "not found";
+	case WARD_E_CONFLICT:
+		return "conflict";
+	case WARD_E_SEALED:
+		return "sealed";
+	case WARD_E_RANGE:
+		return "out of range";
+	case WARD_E_INTERNAL:
+		return "internal error";
 	}
 	return "unknown error";
 }

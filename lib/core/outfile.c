@@ -127,8 +127,9 @@ int ward_outfile_commit(struct ward_outfile *f, int exclusive)
 	if (exclusive) {
 		/* link(2) fails if the target exists: no window for a race. */
 		if (link(f->tmp, f->path) != 0) {
-			rc = errno == EEXIST ? ward_error(WARD_E_EXISTS, "%s: already exists", f->path)
-					     : ward_error_errno("%s", f->path);
+			rc = errno == EEXIST
+			         ? ward_error(WARD_E_EXISTS, "%s: already exists", f->path)
+			         : ward_error_errno("%s", f->path);
 			goto fail;
 		}
 		unlink(f->tmp);

@@ -1,4 +1,5 @@
-/* Segment encryption: IETF ChaCha20-Poly1305 through OpenSSL's EVP (much faster than libsodium's here). */
+/* Segment encryption: IETF ChaCha20-Poly1305 through OpenSSL's EVP (much faster than libsodium's
+ * here). */
 #include <openssl/evp.h>
 #include <stdlib.h>
 
@@ -15,7 +16,8 @@ struct c4gh_aead *c4gh_aead_new(void)
 	if (!a)
 		return NULL;
 	a->ctx = EVP_CIPHER_CTX_new();
-	if (!a->ctx || EVP_CipherInit_ex(a->ctx, EVP_chacha20_poly1305(), NULL, NULL, NULL, 1) != 1) {
+	if (!a->ctx ||
+	    EVP_CipherInit_ex(a->ctx, EVP_chacha20_poly1305(), NULL, NULL, NULL, 1) != 1) {
 		c4gh_aead_free(a);
 		return NULL;
 	}

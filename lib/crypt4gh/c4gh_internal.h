@@ -8,13 +8,13 @@
 #include "core/core_internal.h"
 #include "ward/crypt4gh.h"
 
-#define C4GH_MAGIC       "crypt4gh"
-#define C4GH_VERSION     1u
-#define C4GH_PREAMBLE    16u
-#define C4GH_NONCE       12u
-#define C4GH_MAC         16u
-#define C4GH_SEG         WARD_C4GH_SEGMENT
-#define C4GH_CSEG        WARD_C4GH_CIPHER_SEGMENT
+#define C4GH_MAGIC    "crypt4gh"
+#define C4GH_VERSION  1u
+#define C4GH_PREAMBLE 16u
+#define C4GH_NONCE    12u
+#define C4GH_MAC      16u
+#define C4GH_SEG      WARD_C4GH_SEGMENT
+#define C4GH_CSEG     WARD_C4GH_CIPHER_SEGMENT
 
 /* Header packet encryption methods and payload types (spec §3.2). */
 #define C4GH_METHOD_X25519_CHACHA20 0u
@@ -24,7 +24,7 @@
 /* u32 length + u32 method + writer pk + nonce ... + MAC */
 #define C4GH_PACKET_OVERHEAD (4u + 4u + 32u + C4GH_NONCE + C4GH_MAC)
 /* Bound on one header packet: 16 MiB holds an edit list of 2M entries. */
-#define C4GH_PACKET_MAX (16u << 20)
+#define C4GH_PACKET_MAX  (16u << 20)
 #define C4GH_PACKETS_MAX 65536u
 
 struct ward_c4gh_seckey {
@@ -35,17 +35,17 @@ struct ward_c4gh_seckey {
 /* A decoded, decrypted header. Data keys live in sodium_malloc'ed memory. */
 struct c4gh_header {
 	uint32_t npackets;
-	uint64_t header_len;        /* bytes of preamble + packets */
-	uint8_t (*keys)[32];        /* data keys, sodium_malloc */
+	uint64_t header_len; /* bytes of preamble + packets */
+	uint8_t (*keys)[32]; /* data keys, sodium_malloc */
 	size_t nkeys;
-	uint64_t *edit;             /* edit list, NULL if none */
+	uint64_t *edit; /* edit list, NULL if none */
 	size_t nedit;
 	int has_edit;
 	/* Raw packets, kept for reencrypt (NULL unless asked for). */
 	uint8_t **raw;
 	uint32_t *raw_len;
-	uint8_t *opened;            /* per raw packet: 1 if one of our keys opened it */
-	uint8_t **plain;            /* per opened packet: its decrypted payload */
+	uint8_t *opened; /* per raw packet: 1 if one of our keys opened it */
+	uint8_t **plain; /* per opened packet: its decrypted payload */
 	uint32_t *plain_len;
 };
 
@@ -54,11 +54,11 @@ struct c4gh_header {
  * with keys. keep_raw keeps raw and plaintext packets for reencrypt.
  */
 int c4gh_header_read(int fd, const struct ward_c4gh_read_opts *opts, int keep_raw,
-		     struct c4gh_header *h);
+                     struct c4gh_header *h);
 
 /* Same, on a buffer; *used gets the header length. For the fuzzer and tests. */
 int c4gh_header_parse(const uint8_t *buf, size_t len, const struct ward_c4gh_read_opts *opts,
-		      int keep_raw, struct c4gh_header *h, size_t *used);
+                      int keep_raw, struct c4gh_header *h, size_t *used);
 
 void c4gh_header_clear(struct c4gh_header *h);
 
@@ -67,7 +67,7 @@ void c4gh_header_clear(struct c4gh_header *h);
  * (whose public key is wpk). out must hold C4GH_PACKET_OVERHEAD + len bytes.
  */
 int c4gh_packet_seal(uint8_t *out, const uint8_t *payload, size_t len,
-		     const struct ward_c4gh_seckey *w, const uint8_t recipient_pk[32]);
+                     const struct ward_c4gh_seckey *w, const uint8_t recipient_pk[32]);
 
 /*
  * Tries to open one packet (starting with its length field) with key k;
@@ -75,17 +75,17 @@ int c4gh_packet_seal(uint8_t *out, const uint8_t *payload, size_t len,
  * packet is not for k.
  */
 int c4gh_packet_open(const uint8_t *pkt, uint32_t len, const struct ward_c4gh_seckey *k,
-		     const uint8_t *sender_pk, uint8_t *out);
+                     const uint8_t *sender_pk, uint8_t *out);
 
 /* Writes a whole header: preamble + one packet per recipient per payload. */
 int c4gh_header_write(int fd, const struct ward_c4gh_seckey *writer,
-		      const uint8_t (*recipients)[32], size_t nrecipients,
-		      const uint8_t *const *payloads, const uint32_t *payload_lens, size_t npayloads,
-		      uint64_t *written);
+                      const uint8_t (*recipients)[32], size_t nrecipients,
+                      const uint8_t *const *payloads, const uint32_t *payload_lens,
+                      size_t npayloads, uint64_t *written);
 
 /* Shared key: BLAKE2b-512(DH || reader_pk || writer_pk)[0..32]; -1 if DH is all zero. */
 int c4gh_shared_key(uint8_t key[32], const uint8_t my_sk[32], const uint8_t peer_pk[32],
-		    const uint8_t reader_pk[32], const uint8_t writer_pk[32]);
+                    const uint8_t reader_pk[32], const uint8_t writer_pk[32]);
 
 /* Segment AEAD with OpenSSL's ChaCha20-Poly1305 (one context per thread). */
 struct c4gh_aead;
@@ -111,7 +111,6 @@ int c4gh_copy_bytes(int in, int out, uint64_t n, uint8_t *buf);
 struct c4gh_extent {
 	uint64_t start, len;
 };
-int c4gh_editlist_extents(const uint64_t *edit, size_t n, struct c4gh_extent **out,
-			  size_t *nout);
+int c4gh_editlist_extents(const uint64_t *edit, size_t n, struct c4gh_extent **out, size_t *nout);
 
 #endif

@@ -58,26 +58,26 @@ static int take_payload(struct c4gh_header *h, const uint8_t *p, uint32_t len, u
 	uint32_t type = ward_load32_le(p);
 	if (type == C4GH_TYPE_DATA_ENC) {
 		if (len < 8 + 32)
-			return ward_error(WARD_E_FORMAT, "corrupt header: data key packet %u is too short",
-					  index);
+			return ward_error(WARD_E_FORMAT,
+			                  "corrupt header: data key packet %u is too short", index);
 		uint32_t method = ward_load32_le(p + 4);
 		if (method != C4GH_DATA_CHACHA20)
 			return ward_error(WARD_E_UNSUPPORTED,
-					  "unsupported data encryption method %u in packet %u", method,
-					  index);
+			                  "unsupported data encryption method %u in packet %u",
+			                  method, index);
 		return add_key(h, p + 8); /* exactly 32 bytes: padding after them is ignored */
 	}
 	if (type == C4GH_TYPE_EDIT_LIST) {
 		if (h->has_edit)
 			return ward_error(WARD_E_FORMAT, "corrupt header: more than one edit list");
 		if (len < 8)
-			return ward_error(WARD_E_FORMAT, "corrupt header: edit list %u is too short",
-					  index);
+			return ward_error(WARD_E_FORMAT,
+			                  "corrupt header: edit list %u is too short", index);
 		uint32_t n = ward_load32_le(p + 4);
 		if ((uint64_t)n * 8 > len - 8)
-			return ward_error(WARD_E_FORMAT,
-					  "corrupt header: edit list of %u lengths does not fit its packet",
-					  n);
+			return ward_error(
+			    WARD_E_FORMAT,
+			    "corrupt header: edit list of %u lengths does not fit its packet", n);
 		h->has_edit = 1;
 		h->nedit = n;
 		if (n) {
@@ -93,7 +93,7 @@ static int take_payload(struct c4gh_header *h, const uint8_t *p, uint32_t len, u
 }
 
 static int keep_packet(struct c4gh_header *h, uint32_t i, uint8_t *raw, uint32_t len,
-		       uint8_t *plain, uint32_t plen)
+                       uint8_t *plain, uint32_t plen)
 {
 	h->raw[i] = raw;
 	h->raw_len[i] = len;
@@ -148,12 +148,12 @@ static int read_preamble(struct hsrc *s, struct c4gh_header *h)
 		return ward_error(WARD_E_FORMAT, "corrupt header: zero header packets");
 	if (h->npackets > C4GH_PACKETS_MAX)
 		return ward_error(WARD_E_FORMAT, "corrupt header: %u header packets (limit %u)",
-				  h->npackets, C4GH_PACKETS_MAX);
+		                  h->npackets, C4GH_PACKETS_MAX);
 	return 0;
 }
 
 static int read_packets(struct hsrc *s, const struct ward_c4gh_read_opts *o, int keep_raw,
-			struct c4gh_header *h, uint32_t *opened)
+                        struct c4gh_header *h, uint32_t *opened)
 {
 	for (uint32_t i = 0; i < h->npackets; i++) {
 		uint8_t lenbuf[4];
@@ -162,8 +162,8 @@ static int read_packets(struct hsrc *s, const struct ward_c4gh_read_opts *o, int
 			return rc;
 		uint32_t len = ward_load32_le(lenbuf);
 		if (len < 8 || len > C4GH_PACKET_MAX)
-			return ward_error(WARD_E_FORMAT, "corrupt header: packet %u has length %u", i,
-					  len);
+			return ward_error(WARD_E_FORMAT, "corrupt header: packet %u has length %u",
+			                  i, len);
 		uint8_t *pkt = malloc(len);
 		if (!pkt)
 			return ward_error(WARD_E_NOMEM, "out of memory");
@@ -188,7 +188,7 @@ static int read_packets(struct hsrc *s, const struct ward_c4gh_read_opts *o, int
 }
 
 static int header_read(struct hsrc *s, const struct ward_c4gh_read_opts *o, int keep_raw,
-		       struct c4gh_header *h)
+                       struct c4gh_header *h)
 {
 	memset(h, 0, sizeof *h);
 	if (!o || !o->keys || o->nkeys == 0)
@@ -202,11 +202,12 @@ static int header_read(struct hsrc *s, const struct ward_c4gh_read_opts *o, int 
 	if (rc == 0 && h->nkeys == 0) {
 		if (opened == 0)
 			rc = ward_error(WARD_E_NOKEY,
-					o->sender_pk ? "no header packet from the expected sender "
-						       "opens with this key (%u packets)"
-						     : "no header packet opens with this key: it was "
-						       "not encrypted for you (%u packets)",
-					h->npackets);
+			                o->sender_pk
+			                    ? "no header packet from the expected sender "
+			                      "opens with this key (%u packets)"
+			                    : "no header packet opens with this key: it was "
+			                      "not encrypted for you (%u packets)",
+			                h->npackets);
 		else
 			rc = ward_error(WARD_E_NOKEY, "the header holds no data key for this key");
 	}
@@ -219,14 +220,14 @@ static int header_read(struct hsrc *s, const struct ward_c4gh_read_opts *o, int 
 }
 
 int c4gh_header_read(int fd, const struct ward_c4gh_read_opts *opts, int keep_raw,
-		     struct c4gh_header *h)
+                     struct c4gh_header *h)
 {
 	struct hsrc s = {.fd = fd};
 	return header_read(&s, opts, keep_raw, h);
 }
 
 int c4gh_header_parse(const uint8_t *buf, size_t len, const struct ward_c4gh_read_opts *opts,
-		      int keep_raw, struct c4gh_header *h, size_t *used)
+                      int keep_raw, struct c4gh_header *h, size_t *used)
 {
 	struct hsrc s = {.fd = -1, .buf = buf, .len = len};
 	int rc = header_read(&s, opts, keep_raw, h);
@@ -268,9 +269,9 @@ size_t c4gh_dedup_keys(uint8_t (*keys)[32], size_t n)
 }
 
 int c4gh_header_write(int fd, const struct ward_c4gh_seckey *writer,
-		      const uint8_t (*recipients)[32], size_t nrecipients,
-		      const uint8_t *const *payloads, const uint32_t *payload_lens, size_t npayloads,
-		      uint64_t *written)
+                      const uint8_t (*recipients)[32], size_t nrecipients,
+                      const uint8_t *const *payloads, const uint32_t *payload_lens,
+                      size_t npayloads, uint64_t *written)
 {
 	uint64_t total = C4GH_PREAMBLE;
 	for (size_t p = 0; p < npayloads; p++)
@@ -287,7 +288,8 @@ int c4gh_header_write(int fd, const struct ward_c4gh_seckey *writer,
 	int rc = 0;
 	for (size_t r = 0; r < nrecipients && rc == 0; r++)
 		for (size_t p = 0; p < npayloads && rc == 0; p++) {
-			rc = c4gh_packet_seal(q, payloads[p], payload_lens[p], writer, recipients[r]);
+			rc = c4gh_packet_seal(q, payloads[p], payload_lens[p], writer,
+			                      recipients[r]);
 			q += C4GH_PACKET_OVERHEAD + payload_lens[p];
 		}
 	if (rc == 0 && ward_write_full(fd, buf, total) != 0)

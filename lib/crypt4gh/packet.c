@@ -6,7 +6,7 @@
 #include "crypt4gh/c4gh_internal.h"
 
 int c4gh_shared_key(uint8_t key[32], const uint8_t my_sk[32], const uint8_t peer_pk[32],
-		    const uint8_t reader_pk[32], const uint8_t writer_pk[32])
+                    const uint8_t reader_pk[32], const uint8_t writer_pk[32])
 {
 	uint8_t dh[32];
 	uint8_t digest[64];
@@ -29,7 +29,7 @@ int c4gh_shared_key(uint8_t key[32], const uint8_t my_sk[32], const uint8_t peer
 }
 
 int c4gh_packet_seal(uint8_t *out, const uint8_t *payload, size_t len,
-		     const struct ward_c4gh_seckey *w, const uint8_t recipient_pk[32])
+                     const struct ward_c4gh_seckey *w, const uint8_t recipient_pk[32])
 {
 	uint8_t key[32];
 	if (c4gh_shared_key(key, w->sk, recipient_pk, recipient_pk, w->pk) != 0)
@@ -42,13 +42,13 @@ int c4gh_packet_seal(uint8_t *out, const uint8_t *payload, size_t len,
 	randombytes_buf(nonce, C4GH_NONCE);
 	unsigned long long clen;
 	crypto_aead_chacha20poly1305_ietf_encrypt(out + 40 + C4GH_NONCE, &clen, payload, len, NULL,
-						  0, NULL, nonce, key);
+	                                          0, NULL, nonce, key);
 	sodium_memzero(key, sizeof key);
 	return 0;
 }
 
 int c4gh_packet_open(const uint8_t *pkt, uint32_t len, const struct ward_c4gh_seckey *k,
-		     const uint8_t *sender_pk, uint8_t *out)
+                     const uint8_t *sender_pk, uint8_t *out)
 {
 	if (len < C4GH_PACKET_OVERHEAD || ward_load32_le(pkt + 4) != C4GH_METHOD_X25519_CHACHA20)
 		return -1;
@@ -60,8 +60,8 @@ int c4gh_packet_open(const uint8_t *pkt, uint32_t len, const struct ward_c4gh_se
 		return -1;
 	unsigned long long mlen;
 	const uint8_t *nonce = pkt + 40;
-	int rc = crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, NULL, nonce + C4GH_NONCE,
-							   len - 40 - C4GH_NONCE, NULL, 0, nonce, key);
+	int rc = crypto_aead_chacha20poly1305_ietf_decrypt(
+	    out, &mlen, NULL, nonce + C4GH_NONCE, len - 40 - C4GH_NONCE, NULL, 0, nonce, key);
 	sodium_memzero(key, sizeof key);
 	return rc == 0 ? 0 : -1;
 }

@@ -53,7 +53,8 @@ static int64_t read_segments(struct ward_c4gh_reader *r, uint64_t seg, uint8_t *
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0)
-				return ward_error_errno("cannot read segment %llu", (unsigned long long)seg);
+				return ward_error_errno("cannot read segment %llu",
+				                        (unsigned long long)seg);
 			if (n == 0)
 				break;
 			got += (size_t)n;
@@ -138,7 +139,8 @@ static void batch_decrypt(struct c4gh_job *job, struct c4gh_aead *a)
 	for (uint32_t j = 0; j < b->nseg; j++) {
 		uint8_t *chunk = b->buf + (size_t)j * C4GH_CSEG;
 		size_t clen = j + 1 < b->nseg ? C4GH_CSEG : b->bytes - (size_t)j * C4GH_CSEG;
-		int rc = clen > C4GH_NONCE + C4GH_MAC ? open_chunk(b, a, chunk, clen) : WARD_E_TRUNCATED;
+		int rc =
+		    clen > C4GH_NONCE + C4GH_MAC ? open_chunk(b, a, chunk, clen) : WARD_E_TRUNCATED;
 		if (rc != 0) {
 			/* Never let a byte of unauthenticated plaintext out. */
 			sodium_memzero(chunk, clen);
@@ -184,8 +186,8 @@ static int locate(struct ward_c4gh_reader *r, uint64_t pos)
 	size_t lo = 0, hi = r->next;
 	while (lo < hi) { /* first extent whose end is beyond pos */
 		size_t mid = (lo + hi) / 2;
-		uint64_t end = r->ext[mid].len == UINT64_MAX ? UINT64_MAX
-							       : r->cum[mid] + r->ext[mid].len;
+		uint64_t end =
+		    r->ext[mid].len == UINT64_MAX ? UINT64_MAX : r->cum[mid] + r->ext[mid].len;
 		if (end > pos)
 			hi = mid;
 		else
@@ -200,13 +202,14 @@ static const char *seg_error(int err, uint64_t seg, size_t len)
 	static _Thread_local char msg[160];
 	if (err == WARD_E_TRUNCATED)
 		snprintf(msg, sizeof msg,
-			 "segment %llu is truncated (%zu bytes; the file was cut short or its last "
-			 "segment is corrupt)",
-			 (unsigned long long)seg, len);
+		         "segment %llu is truncated (%zu bytes; the file was cut short or its last "
+		         "segment is corrupt)",
+		         (unsigned long long)seg, len);
 	else
-		snprintf(msg, sizeof msg,
-			 "segment %llu failed authentication (the file is corrupt or was tampered with)",
-			 (unsigned long long)seg);
+		snprintf(
+		    msg, sizeof msg,
+		    "segment %llu failed authentication (the file is corrupt or was tampered with)",
+		    (unsigned long long)seg);
 	return msg;
 }
 
@@ -249,7 +252,8 @@ static int reader_peek(struct ward_c4gh_reader *r, const uint8_t **data, size_t 
 	if (j >= b->good) {
 		if (j < b->nseg && b->err) {
 			r->err = b->err;
-			snprintf(r->err_msg, sizeof r->err_msg, "%s", seg_error(b->err, seg, b->bad_len));
+			snprintf(r->err_msg, sizeof r->err_msg, "%s",
+			         seg_error(b->err, seg, b->bad_len));
 			return ward_error(r->err, "%s", r->err_msg);
 		}
 		return 0;

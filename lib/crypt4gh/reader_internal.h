@@ -12,14 +12,14 @@
 struct c4gh_batch {
 	struct c4gh_job job; /* first: the pool hands it back to batch_decrypt */
 	struct ward_c4gh_reader *r;
-	uint64_t seg0;       /* first segment index */
-	uint32_t nseg;       /* segments held (the last may be short) */
-	uint32_t good;       /* segments authenticated, from the first */
-	size_t bytes;        /* ciphertext bytes read */
-	uint8_t *buf;        /* nseg chunks at a stride of C4GH_CSEG, decrypted in place */
-	uint8_t *scratch;    /* one chunk, to try several data keys */
+	uint64_t seg0;    /* first segment index */
+	uint32_t nseg;    /* segments held (the last may be short) */
+	uint32_t good;    /* segments authenticated, from the first */
+	size_t bytes;     /* ciphertext bytes read */
+	uint8_t *buf;     /* nseg chunks at a stride of C4GH_CSEG, decrypted in place */
+	uint8_t *scratch; /* one chunk, to try several data keys */
 	size_t last_key;
-	int err;             /* first failure in this batch */
+	int err; /* first failure in this batch */
 	size_t bad_len;
 	uint32_t seglen[C4GH_BATCH_SEGS];
 };
@@ -35,7 +35,7 @@ struct ward_c4gh_reader {
 	uint64_t *cum; /* stream offset where each extent starts */
 	size_t next;
 	size_t cur_ext;
-	uint64_t pos;  /* stream offset */
+	uint64_t pos; /* stream offset */
 	/* Scheduling: the next segment to read. */
 	size_t sched_ext;
 	uint64_t sched_seg;

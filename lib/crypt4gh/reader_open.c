@@ -47,13 +47,14 @@ static void setup_geometry(struct ward_c4gh_reader *r)
 	uint64_t nseg = (data + C4GH_CSEG - 1) / C4GH_CSEG;
 	r->nseg_known = nseg;
 	uint64_t plain = data > nseg * (uint64_t)(C4GH_NONCE + C4GH_MAC)
-				 ? data - nseg * (uint64_t)(C4GH_NONCE + C4GH_MAC)
-				 : 0;
+	                     ? data - nseg * (uint64_t)(C4GH_NONCE + C4GH_MAC)
+	                     : 0;
 	uint64_t total = 0;
 	for (size_t i = 0; i < r->next; i++) {
 		uint64_t s = r->ext[i].start;
-		uint64_t e = r->ext[i].len == UINT64_MAX || s + r->ext[i].len < s ? UINT64_MAX
-										   : s + r->ext[i].len;
+		uint64_t e = r->ext[i].len == UINT64_MAX || s + r->ext[i].len < s
+		                 ? UINT64_MAX
+		                 : s + r->ext[i].len;
 		if (s < plain)
 			total += (e < plain ? e : plain) - s;
 	}
@@ -89,7 +90,7 @@ static int setup_pipeline(struct ward_c4gh_reader *r, unsigned threads)
 }
 
 int ward_c4gh_reader_open(int fd, const struct ward_c4gh_read_opts *opts,
-			  struct ward_c4gh_reader **out)
+                          struct ward_c4gh_reader **out)
 {
 	*out = NULL;
 	if (!opts || !opts->keys || !opts->nkeys)

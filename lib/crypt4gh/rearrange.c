@@ -29,8 +29,8 @@ int c4gh_copy_bytes(int in, int out, uint64_t n, uint8_t *buf)
 
 /* The new header: every data key and the new edit list, for the key's own public key. */
 static int write_rearranged_header(int out, const struct c4gh_header *h,
-				   const struct ward_c4gh_seckey *me, const uint64_t *edit,
-				   size_t nedit)
+                                   const struct ward_c4gh_seckey *me, const uint64_t *edit,
+                                   size_t nedit)
 {
 	size_t np = h->nkeys + 1;
 	const uint8_t **payloads = calloc(np, sizeof *payloads);
@@ -54,7 +54,7 @@ static int write_rearranged_header(int out, const struct c4gh_header *h,
 		payloads[h->nkeys] = el;
 		lens[h->nkeys] = (uint32_t)(8 + 8 * nedit);
 		rc = c4gh_header_write(out, me, (const uint8_t(*)[32])me->pk, 1,
-				       (const uint8_t *const *)payloads, lens, np, NULL);
+		                       (const uint8_t *const *)payloads, lens, np, NULL);
 	}
 	free(payloads);
 	free(lens);
@@ -93,8 +93,8 @@ static int plan_range(const struct c4gh_header *h, uint64_t start, uint64_t end,
 		uint64_t lo = start > at ? start - at : 0;
 		uint64_t hi = len == UINT64_MAX || end - at < len ? end - at : len;
 		if (lo < hi && lo < len)
-			p->ext[p->n++] = (struct c4gh_extent){cur[i].start + lo,
-							      hi == UINT64_MAX ? UINT64_MAX : hi - lo};
+			p->ext[p->n++] = (struct c4gh_extent){
+			    cur[i].start + lo, hi == UINT64_MAX ? UINT64_MAX : hi - lo};
 		at = len > UINT64_MAX - at ? UINT64_MAX : at + len;
 	}
 	if (cur != &whole)
@@ -118,7 +118,7 @@ static uint64_t last_seg_of(const struct c4gh_extent *e)
  * and each kept extent stays contiguous (all segments between are kept).
  */
 static int plan_layout(const struct plan *p, struct run **runs_out, size_t *nruns,
-		       uint64_t **edit_out, size_t *nedit)
+                       uint64_t **edit_out, size_t *nedit)
 {
 	struct run *runs = malloc((p->n ? p->n : 1) * sizeof *runs);
 	uint64_t *e = malloc((2 * p->n + 1) * sizeof *e);
@@ -139,7 +139,8 @@ static int plan_layout(const struct plan *p, struct run **runs_out, size_t *nrun
 				before += runs[nr - 1].last - runs[nr - 1].first + 1;
 			runs[nr++] = (struct run){a, b};
 		}
-		uint64_t at = (before + a - runs[nr - 1].first) * C4GH_SEG + p->ext[i].start % C4GH_SEG;
+		uint64_t at =
+		    (before + a - runs[nr - 1].first) * C4GH_SEG + p->ext[i].start % C4GH_SEG;
 		e[ne++] = at - new_end;
 		if (p->ext[i].len == UINT64_MAX)
 			break; /* ends with a skip: keep the rest */
@@ -155,7 +156,7 @@ static int plan_layout(const struct plan *p, struct run **runs_out, size_t *nrun
 
 /* Copies the needed segments, unchanged; skipped segments are never decrypted. */
 static int copy_runs(int in, int out, uint64_t data_start, int seekable, const struct run *runs,
-		     size_t n)
+                     size_t n)
 {
 	uint8_t *buf = malloc(C4GH_COPY_BUF);
 	if (!buf)
@@ -170,7 +171,7 @@ static int copy_runs(int in, int out, uint64_t data_start, int seekable, const s
 		} else if (first > in_seg) {
 			int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 			rc = fd < 0 ? ward_error_errno("/dev/null")
-				    : c4gh_copy_bytes(in, fd, (first - in_seg) * C4GH_CSEG, buf);
+			            : c4gh_copy_bytes(in, fd, (first - in_seg) * C4GH_CSEG, buf);
 			if (fd >= 0)
 				close(fd);
 			if (rc == WARD_E_TRUNCATED) {
@@ -178,12 +179,14 @@ static int copy_runs(int in, int out, uint64_t data_start, int seekable, const s
 				break; /* the data ends before the range */
 			}
 		}
-		uint64_t count = runs[i].last == UINT64_MAX ? UINT64_MAX
-							    : (runs[i].last - first + 1) * C4GH_CSEG;
+		uint64_t count = runs[i].last == UINT64_MAX
+		                     ? UINT64_MAX
+		                     : (runs[i].last - first + 1) * C4GH_CSEG;
 		if (rc == 0) {
 			rc = c4gh_copy_bytes(in, out, count, buf);
 			if (rc == WARD_E_TRUNCATED)
-				rc = 0; /* the last segment is short, or the range runs past the end */
+				rc = 0; /* the last segment is short, or the range runs past the end
+				         */
 		}
 		in_seg = runs[i].last == UINT64_MAX ? UINT64_MAX : runs[i].last + 1;
 	}
@@ -192,7 +195,7 @@ static int copy_runs(int in, int out, uint64_t data_start, int seekable, const s
 }
 
 int ward_c4gh_rearrange(int in_fd, int out_fd, const struct ward_c4gh_read_opts *opts,
-			uint64_t start, uint64_t end)
+                        uint64_t start, uint64_t end)
 {
 	if (start >= end)
 		return ward_error(WARD_E_INVAL, "empty range");

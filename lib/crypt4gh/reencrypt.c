@@ -25,8 +25,8 @@ static int write_packets(int out, uint8_t **pkts, const uint32_t *lens, size_t n
 
 /* Builds the new packet list: opened payloads sealed per recipient, others kept unless trim. */
 static int reseal(const struct c4gh_header *h, const struct ward_c4gh_reencrypt_opts *o,
-		  const struct ward_c4gh_seckey *writer, const uint8_t (*rcpt)[32], size_t nr,
-		  uint8_t ***pkts_out, uint32_t **lens_out, size_t *n_out)
+                  const struct ward_c4gh_seckey *writer, const uint8_t (*rcpt)[32], size_t nr,
+                  uint8_t ***pkts_out, uint32_t **lens_out, size_t *n_out)
 {
 	size_t cap = (size_t)h->npackets * (nr > 1 ? nr : 1);
 	if (cap > C4GH_PACKETS_MAX)
@@ -53,7 +53,7 @@ static int reseal(const struct c4gh_header *h, const struct ward_c4gh_reencrypt_
 				rc = ward_error(WARD_E_NOMEM, "out of memory");
 			else
 				rc = c4gh_packet_seal(pkts[n], h->plain[i], h->plain_len[i], writer,
-						      rcpt[r]);
+				                      rcpt[r]);
 			n++;
 		}
 	}
@@ -93,7 +93,7 @@ int ward_c4gh_reencrypt(int in_fd, int out_fd, const struct ward_c4gh_reencrypt_
 	if (rc == 0 && !o->header_only) {
 		buf = malloc(C4GH_COPY_BUF);
 		rc = buf ? c4gh_copy_bytes(in_fd, out_fd, UINT64_MAX, buf)
-			 : ward_error(WARD_E_NOMEM, "out of memory");
+		         : ward_error(WARD_E_NOMEM, "out of memory");
 	}
 cleanup:
 	for (size_t i = 0; pkts && i < n; i++)

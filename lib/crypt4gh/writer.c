@@ -14,9 +14,9 @@
 struct wbatch {
 	struct c4gh_job job; /* first */
 	struct ward_c4gh_writer *w;
-	uint8_t *buf;        /* segments at a stride of C4GH_CSEG: nonce | text | MAC */
-	uint32_t nseg;       /* segments to seal (the last may be short) */
-	uint32_t lastlen;    /* plaintext bytes of the last segment */
+	uint8_t *buf;     /* segments at a stride of C4GH_CSEG: nonce | text | MAC */
+	uint32_t nseg;    /* segments to seal (the last may be short) */
+	uint32_t lastlen; /* plaintext bytes of the last segment */
 	int err;
 };
 
@@ -103,7 +103,8 @@ int ward_c4gh_writer_write(struct ward_c4gh_writer *w, const void *buf, size_t n
 		struct wbatch *b = filling(w);
 		size_t room = C4GH_SEG - w->fill_off;
 		size_t take = n < room ? n : room;
-		memcpy(b->buf + (size_t)w->fill_seg * C4GH_CSEG + C4GH_NONCE + w->fill_off, p, take);
+		memcpy(b->buf + (size_t)w->fill_seg * C4GH_CSEG + C4GH_NONCE + w->fill_off, p,
+		       take);
 		p += take;
 		n -= take;
 		w->fill_off += take;
@@ -153,7 +154,8 @@ int ward_c4gh_writer_write_fd(struct ward_c4gh_writer *w, int in_fd)
 		return w->err;
 	for (;;) {
 		if (w->fill_seg == WBATCH_SEGS) {
-			/* Only a full batch is submitted here, so a final empty segment is impossible. */
+			/* Only a full batch is submitted here, so a final empty segment is
+			 * impossible. */
 			int rc = submit_filling(w);
 			if (rc)
 				return fail(w, rc);
@@ -197,7 +199,7 @@ static int write_header(struct ward_c4gh_writer *w, const struct ward_c4gh_write
 		}
 		int hfd = o->header_fd > 0 ? o->header_fd : w->fd;
 		rc = c4gh_header_write(hfd, writer, (const uint8_t(*)[32])rcpt, nr, payloads, lens,
-				       edit ? 2 : 1, NULL);
+		                       edit ? 2 : 1, NULL);
 	}
 	free(rcpt);
 	free(edit);
@@ -230,7 +232,7 @@ static int writer_alloc(struct ward_c4gh_writer *w, unsigned threads)
 }
 
 int ward_c4gh_writer_open(int fd, const struct ward_c4gh_write_opts *opts,
-			  struct ward_c4gh_writer **out)
+                          struct ward_c4gh_writer **out)
 {
 	*out = NULL;
 	if (!opts || !opts->recipients || !opts->nrecipients)
