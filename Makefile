@@ -19,7 +19,7 @@ VERSION  := 0.1.0
 SOMAJOR  := 0
 
 # Every library libward uses, through pkg-config.
-PKGS := libsodium libcrypto libssl htslib libdeflate libcurl sqlite3 yaml-0.1 json-c \
+PKGS := libsodium libcrypto libssl htslib libdeflate zlib libcurl sqlite3 yaml-0.1 json-c \
 	libmicrohttpd libavformat libavcodec libavutil libswscale libpng hdf5 openblas
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
