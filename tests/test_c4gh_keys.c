@@ -167,8 +167,8 @@ static void test_kat(const struct kat *k)
 	CHECK_RC(ward_c4gh_seckey_load(test_data(path), fixed_pass, &wrong, &sk), WARD_E_PASSPHRASE,
 	         "%s: wrong passphrase", k->sec);
 	CHECK(sk == NULL, "%s: no key on failure", k->sec);
-	CHECK(strstr(ward_last_error(), k->sec) != NULL, "%s: message names the file: %s", k->sec,
-	      ward_last_error());
+	CHECK(strstr(ward_last_error(), "wrong passphrase") != NULL, "%s: message says why: %s",
+	      k->sec, ward_last_error());
 	CHECK_RC(ward_c4gh_seckey_load(test_data(path), NULL, NULL, &sk), WARD_E_PASSPHRASE,
 	         "%s: encrypted key without a passphrase callback", k->sec);
 	CHECK_RC(ward_c4gh_seckey_load(test_data(path), refuse_pass, NULL, &sk), WARD_E_DENIED,

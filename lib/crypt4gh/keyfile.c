@@ -146,7 +146,7 @@ int c4gh_read_keyfile(const char *path, size_t max, char **buf, size_t *len)
 		return ward_error(WARD_E_INTERNAL, "libsodium failed to initialise");
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return ward_error_errno("%s", path);
+		return ward_error_errno("cannot open");
 	/* A plain key file holds the secret itself: keep it in locked memory. */
 	char *b = sodium_malloc(max + 1);
 	if (!b) {
@@ -159,12 +159,11 @@ int c4gh_read_keyfile(const char *path, size_t max, char **buf, size_t *len)
 	if (n < 0) {
 		sodium_free(b);
 		errno = saved;
-		return ward_error_errno("%s: read", path);
+		return ward_error_errno("cannot read");
 	}
 	if ((size_t)n > max) {
 		sodium_free(b);
-		return ward_error(WARD_E_FORMAT, "%s: too large for a key file (over %zu bytes)",
-		                  path, max);
+		return ward_error(WARD_E_FORMAT, "too large for a key file (over %zu bytes)", max);
 	}
 	b[n] = '\0';
 	*buf = b;
@@ -226,13 +225,6 @@ int ward_c4gh_seckey_parse(const char *text, size_t len, ward_passphrase_fn get_
 	return rc;
 }
 
-int c4gh_error_with_path(int rc, const char *path)
-{
-	char msg[400];
-	snprintf(msg, sizeof msg, "%s", ward_last_error());
-	return ward_error(rc, "%s: %s", path, msg[0] ? msg : ward_strerror(rc));
-}
-
 int ward_c4gh_seckey_load(const char *path, ward_passphrase_fn get_pass, void *ctx,
                           struct ward_c4gh_seckey **out)
 {
@@ -245,5 +237,5 @@ int ward_c4gh_seckey_load(const char *path, ward_passphrase_fn get_pass, void *c
 		return rc;
 	rc = ward_c4gh_seckey_parse(text, len, get_pass, ctx, out);
 	sodium_free(text);
-	return rc ? c4gh_error_with_path(rc, path) : 0;
+	return rc;
 }

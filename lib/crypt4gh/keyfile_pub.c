@@ -97,7 +97,7 @@ int ward_c4gh_pubkey_load(const char *path, uint8_t pk[WARD_C4GH_KEYBYTES])
 		return rc;
 	rc = ward_c4gh_pubkey_parse(text, len, pk);
 	sodium_free(text);
-	return rc ? c4gh_error_with_path(rc, path) : 0;
+	return rc;
 }
 
 int ward_c4gh_pubkey_format(const uint8_t pk[WARD_C4GH_KEYBYTES], char **out)

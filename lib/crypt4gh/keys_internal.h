@@ -84,12 +84,10 @@ int c4gh_pem_encode(const char *label, const uint8_t *data, size_t len, char **o
 
 /*
  * Reads a whole small file (at most max bytes) into sodium_malloc'ed memory,
- * NUL-terminated. Messages name the path.
+ * NUL-terminated. Like the other loaders, messages do not repeat the path:
+ * callers print it (ward_report(prog, path, rc)).
  */
 int c4gh_read_keyfile(const char *path, size_t max, char **buf, size_t *len);
-
-/* Prefixes the last error message with "path: ", keeping its code; returns rc. */
-int c4gh_error_with_path(int rc, const char *path);
 
 /*
  * Asks get_pass for a passphrase into sodium_malloc'ed memory (*pass, to be
