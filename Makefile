@@ -36,7 +36,13 @@ QLD = @echo "  LD      $@";
 endif
 
 LIB_SRC  := $(sort $(wildcard lib/*/*.c))
-CMD_SRC  := $(sort $(wildcard cmd/*.c) $(wildcard services/*/*.c))
+CMD_ALL  := $(sort $(wildcard cmd/*.c) $(wildcard services/*/*.c))
+# Commands with heavy dependencies are modules (see cmd/ward.c), so that the
+# ward binary, and crypt4gh with it, starts small.
+MOD_echo := $(filter cmd/echo%,$(CMD_ALL))
+MOD_cas  := $(filter cmd/cas% cmd/session% cmd/run% cmd/las% cmd/measure% services/%,$(CMD_ALL))
+MODULES  := echo cas
+CMD_SRC  := $(filter-out $(MOD_echo) $(MOD_cas),$(CMD_ALL))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 PLUG_SRC := $(sort $(wildcard plugins/htslib/*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
@@ -45,6 +51,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/testlib.o
 PLUG_OBJ := $(PLUG_SRC:%.c=$(BUILD)/obj/%.o)
+MOD_OBJ  := $(CMD_ALL:%.c=$(BUILD)/obj/%.o)
 
 STATIC   := $(BUILD)/lib/libward.a
 SHARED   := $(BUILD)/lib/libward.so.$(VERSION)
@@ -52,9 +59,10 @@ WARD     := $(BUILD)/bin/ward
 LINKS    := $(BUILD)/bin/crypt4gh $(BUILD)/bin/crypt4gh-keygen
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 PLUGIN   := $(if $(PLUG_SRC),$(BUILD)/plugins/hfile_crypt4gh.so)
+MODS     := $(foreach m,$(MODULES),$(if $(MOD_$(m)),$(BUILD)/lib/ward/$(m).so))
 
 .PHONY: all deps demo check test test-asan fuzz fuzz-smoke install clean format bench
-all: $(WARD) $(LINKS) $(STATIC) $(SHARED) $(TESTS) $(PLUGIN)
+all: $(WARD) $(LINKS) $(STATIC) $(SHARED) $(TESTS) $(PLUGIN) $(MODS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -73,7 +81,14 @@ $(SHARED): $(LIB_OBJ)
 
 $(WARD): $(CMD_OBJ) $(STATIC)
 	@mkdir -p $(@D)
-	$(QLD)$(CC) $(CFLAGS) -o $@ $(CMD_OBJ) $(STATIC) $(LDFLAGS) $(LIBS)
+	$(QLD)$(CC) $(CFLAGS) -o $@ $(CMD_OBJ) $(STATIC) $(LDFLAGS) -Wl,--as-needed $(LIBS)
+
+define module_rule
+$(BUILD)/lib/ward/$(1).so: $(patsubst %.c,$(BUILD)/obj/%.o,$(MOD_$(1))) $(STATIC)
+	@mkdir -p $$(@D)
+	$$(QLD)$$(CC) $$(CFLAGS) -shared -o $$@ $$(filter %.o,$$^) $$(STATIC) $$(LDFLAGS) $$(LIBS)
+endef
+$(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 
 $(LINKS): $(WARD)
 	$(Q)ln -sf ward $@
@@ -132,6 +147,7 @@ install: all
 	install -m 644 include/ward/*.h $(DESTDIR)$(PREFIX)/include/ward/
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	$(if $(PLUGIN),install -m 755 $(PLUGIN) $(DESTDIR)$(PREFIX)/lib/ward/htslib/)
+	$(if $(MODS),install -m 755 $(MODS) $(DESTDIR)$(PREFIX)/lib/ward/)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
 		-e 's|@REQUIRES@|$(PKGS)|' ward.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ward.pc
 
@@ -141,4 +157,4 @@ format:
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(PLUG_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(MOD_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(PLUG_OBJ:.o=.d)
