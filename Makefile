@@ -49,7 +49,8 @@ FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
-TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/testlib.o
+TLIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,tests/testlib.c $(wildcard tests/*_testutil.c))
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o) $(TLIB_OBJ)
 PLUG_OBJ := $(PLUG_SRC:%.c=$(BUILD)/obj/%.o)
 MOD_OBJ  := $(CMD_ALL:%.c=$(BUILD)/obj/%.o)
 
@@ -93,9 +94,9 @@ $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 $(LINKS): $(WARD)
 	$(Q)ln -sf ward $@
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/obj/tests/testlib.o $(STATIC)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TLIB_OBJ) $(STATIC)
 	@mkdir -p $(@D)
-	$(QLD)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/obj/tests/testlib.o $(STATIC) $(LDFLAGS) $(LIBS)
+	$(QLD)$(CC) $(CFLAGS) -o $@ $< $(TLIB_OBJ) $(STATIC) $(LDFLAGS) $(LIBS)
 
 $(BUILD)/plugins/hfile_crypt4gh.so: $(PLUG_OBJ) $(STATIC)
 	@mkdir -p $(@D)
