@@ -85,12 +85,16 @@ struct ward_echo_anonymise_opts {
 	int original_colours;
 	/* 1: replace an existing output directory; 0: refuse (WARD_E_EXISTS). */
 	int replace;
+	/* Threads encoding PNGs while the next frames decode; 0: one per CPU, at most 4. */
+	int threads;
 };
 
 struct ward_echo_anonymise_result {
 	enum ward_echo_outcome outcome;
 	unsigned blue, red; /* frame 0's Doppler pixel counts */
 	long frames;        /* frames decoded (and written, for WARD_ECHO_WRITTEN) */
+	int opened;         /* 1 once the file opened as a video: a later failure is a
+	                       corrupt video, an earlier one may be a file of another kind */
 };
 
 /*
@@ -149,6 +153,41 @@ WARD_EXPORT WARD_NODISCARD WARD_NONNULL(1, 2, 3) int ward_echo_pseudonym(
  */
 WARD_EXPORT WARD_NONNULL(1, 2) void ward_echo_compat_name(const char *path_string,
                                                           char hex[static 33]);
+
+/*
+ * Synthetic echo-like videos for tests and demonstrations (not clinical
+ * data): a grey speckle sector, optionally a blue and a red colour-Doppler
+ * blob (inside the original's HSV ranges) and burned-in white digits in the
+ * corner the anonymiser masks. Null strings take the defaults in brackets.
+ */
+struct ward_echo_synth_opts {
+	int width, height;     /* frame size, 1..8192 (the sample videos: 240 x 320) */
+	int frames;            /* number of frames, may be 0 */
+	int doppler;           /* 1: draw the Doppler blobs */
+	int text;              /* 1: draw the digits */
+	unsigned seed;         /* speckle pattern and exam number */
+	const char *codec;     /* libavcodec encoder [libx264 if present, else mpeg4] */
+	const char *pix_fmt;   /* encoder pixel format [yuv420p] */
+	const char *container; /* libavformat muxer [from the file name's extension] */
+	int faststart;         /* 1: MP4/MOV index before the data (a truncated file then
+	                          keeps its index, and the frames are what is cut) */
+};
+
+/*
+ * Renders synthetic frame index into bgr (BGR24, height rows of stride
+ * bytes): what ward_echo_synth encodes, for lossless-codec comparisons.
+ */
+WARD_EXPORT WARD_NONNULL(1, 3) void ward_echo_synth_frame(const struct ward_echo_synth_opts *o,
+                                                          long index, uint8_t *bgr, size_t stride);
+
+/*
+ * Encodes o->frames synthetic frames into a video at path (written under a
+ * temporary name, renamed when complete). Returns 0, WARD_E_INVAL (size,
+ * file name without a known container), WARD_E_UNSUPPORTED (encoder or
+ * pixel format unavailable), WARD_E_IO, WARD_E_NOMEM.
+ */
+WARD_EXPORT WARD_NODISCARD
+    WARD_NONNULL(1, 2) int ward_echo_synth(const char *path, const struct ward_echo_synth_opts *o);
 
 #ifdef __cplusplus
 }

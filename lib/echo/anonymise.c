@@ -120,34 +120,9 @@ static int make_temp_dir(const char *out_dir, char *tmp, size_t size)
 	return ward_error(WARD_E_IO, "%s: cannot create a temporary directory", out_dir);
 }
 
-static int write_frame(const char *dir, long index, const struct ward_echo_frame *f,
-                       int original_colours)
-{
-	char path[PATH_MAX];
-	if (snprintf(path, sizeof path, "%s/%ld.png", dir, index) >= (int)sizeof path)
-		return ward_error(WARD_E_INVAL, "%s: path too long", dir);
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-	if (fd < 0)
-		return ward_error_errno("%s: cannot create", path);
-	pending_files = (sig_atomic_t)(index + 1);
-	/* Default: true colours (swap the frame's B and R); compat: the original's bytes. */
-	int rc =
-	    ward_echo_png_write_fd(fd, f->bgr, f->width, f->height, f->stride, !original_colours);
-	if (rc == 0 && fdatasync(fd) != 0)
-		rc = ward_error_errno("%s: fsync", path);
-	if (close(fd) != 0 && rc == 0)
-		rc = ward_error_errno("%s: close", path);
-	return rc;
-}
-
 /* Moves the finished directory into place, replacing an old one if asked. */
 static int publish(const char *tmp, const char *out_dir, int replace)
 {
-	int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
 	if (rename(tmp, out_dir) == 0) {
 		pending_active = 0;
 		return 0;
@@ -171,22 +146,46 @@ static int write_all(struct ward_echo_video *v, struct ward_echo_frame *f, const
                      const struct ward_echo_anonymise_opts *o,
                      struct ward_echo_anonymise_result *res)
 {
-	int rc;
+	struct ward_echo_writer *w;
+	/* Default: true colours (swap the frame's B and R); compat: the original's bytes. */
+	int rc = ward_echo_writer_start(tmp, !o->original_colours, o->threads, &w);
+	if (rc < 0)
+		return rc;
 	long i = 0;
 	do {
 		ward_echo_frame_mask_text(f);
-		if ((rc = write_frame(tmp, i++, f, o->original_colours)) < 0)
-			return rc;
+		/* Counted before the file exists, so the signal handler sees every name. */
+		pending_files = (sig_atomic_t)(i + 1);
+		if ((rc = ward_echo_writer_put(w, i++, f)) < 0)
+			break;
 	} while ((rc = ward_echo_video_next(v, f)) == 1);
+	int wrc = ward_echo_writer_finish(w);
 	res->frames = i;
-	return rc;
+	if (rc < 0)
+		return rc;
+	if (wrc < 0)
+		return wrc;
+	/*
+	 * One flush for all frames before the rename, so a crash cannot leave a
+	 * complete-looking directory of empty files (per-file fsync costs more
+	 * than decoding).
+	 */
+	int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || syncfs(dfd) != 0) {
+		rc = ward_error_errno("%s: cannot flush to disk", tmp);
+		if (dfd >= 0)
+			close(dfd);
+		return rc;
+	}
+	close(dfd);
+	return 0;
 }
 
 int ward_echo_anonymise(const char *video_path, const char *out_dir,
                         const struct ward_echo_anonymise_opts *opts,
                         struct ward_echo_anonymise_result *res)
 {
-	static const struct ward_echo_anonymise_opts defaults = {0, 0};
+	static const struct ward_echo_anonymise_opts defaults = {0};
 	const struct ward_echo_anonymise_opts *o = opts ? opts : &defaults;
 	memset(res, 0, sizeof *res);
 	struct stat st;
@@ -196,6 +195,7 @@ int ward_echo_anonymise(const char *video_path, const char *out_dir,
 	int rc = ward_echo_video_open(video_path, &v);
 	if (rc < 0)
 		return rc;
+	res->opened = 1;
 	struct ward_echo_frame f;
 	rc = ward_echo_video_next(v, &f);
 	if (rc <= 0) {

