@@ -9,5 +9,9 @@ int cmd_echo_anonymise_main(int argc, char **argv);
 int cmd_echo_analyse_main(int argc, char **argv);
 int cmd_echo_frames_main(int argc, char **argv);
 int cmd_echo_synth_main(int argc, char **argv);
+int cmd_las_main(int argc, char **argv);     /* cmd/las.c: local attestation service */
+int cmd_measure_main(int argc, char **argv); /* cmd/measure.c */
+int cmd_run_main(int argc, char **argv);     /* cmd/run.c + cmd/run_exec.c */
+int cmd_vcf_main(int argc, char **argv);     /* cmd/vcf.c: encrypt, process, query */
 
 #endif

@@ -36,6 +36,10 @@ static const struct command commands[] = {
     {"crypt4gh-keygen", cmd_keygen_main, "generate a Crypt4GH key pair"},
     {"keygen", cmd_keygen_main, NULL},
     {"echo", cmd_echo_main, "echocardiography videos: anonymise, analyse"},
+    {"vcf", cmd_vcf_main, "VCF on Crypt4GH: encrypt, process (IDs), query -f (bcftools)"},
+    {"las", cmd_las_main, "local attestation service for host mode (ward las --help)"},
+    {"measure", cmd_measure_main, "print the measurement of a program for a session"},
+    {"run", cmd_run_main, "run a session's service as an attested workload"},
 };
 
 static void usage(FILE *out)

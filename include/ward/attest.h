@@ -222,6 +222,21 @@ WARD_EXPORT WARD_NODISCARD int ward_attest_measure_fd(int fd, uint8_t out[32]);
 /* Same for a path (opened O_RDONLY|O_CLOEXEC, following symlinks). */
 WARD_EXPORT WARD_NODISCARD int ward_attest_measure_path(const char *path, uint8_t out[32]);
 
+/*
+ * Opens the program a session names the way `ward run` executes it: a name
+ * without '/' is looked up in path_env (a PATH value; NULL or "" means
+ * "/usr/local/bin:/usr/bin:/bin"), the first regular executable file wins.
+ * The file must be a regular file with an execute bit and an ELF image
+ * (a "#!" script is refused: its interpreter would run unmeasured), and no
+ * one but root and the caller's euid may be able to write it (owner root or
+ * euid, no group/other write bit), so the bytes that are measured are the
+ * bytes that run. On success *fd is open O_RDONLY|O_CLOEXEC and the path
+ * used is copied into resolved (cap bytes; may be NULL). WARD_E_NOTFOUND,
+ * WARD_E_DENIED (checks), WARD_E_IO.
+ */
+WARD_EXPORT WARD_NODISCARD int ward_attest_open_program(const char *program, const char *path_env,
+							char *resolved, size_t cap, int *fd);
+
 /* 64 lower-case hex digits and a NUL. */
 WARD_EXPORT void ward_attest_hex(const uint8_t in[32], char out[65]);
 

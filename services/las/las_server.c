@@ -1,0 +1,442 @@
+/*
+ * `ward las` server: accepts local connections, identifies the peer with
+ * SO_PEERCRED (and SO_PEERPIDFD when the kernel has it), measures the peer's
+ * /proc/PID/exe and the workload fd it passed, and signs host evidence.
+ * One thread per connection, capped; every request is one JSON line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "core/core_internal.h"
+#include "services/las/las.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5; the Debian 12 headers predate it */
+#endif
+
+#define REQ_MAX  4096
+#define MAX_FDS  4
+#define STACK_SZ (256u * 1024u)
+
+struct las {
+	const struct las_options *o;
+	struct ward_attest_key *key;
+	struct las_cache *cache;
+	atomic_uint active;
+	atomic_ulong granted, refused, hits;
+};
+
+struct conn {
+	struct las *las;
+	int fd;
+};
+
+struct request {
+	uint8_t nonce[32], rd[32];
+	int want_workload;
+	int fds[MAX_FDS];
+	int nfds;
+};
+
+static void log_line(const char *fmt, ...) WARD_PRINTF(1, 2);
+static void log_line(const char *fmt, ...)
+{
+	char buf[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	/* One write per line keeps lines whole when threads log concurrently. */
+	fprintf(stderr, "ward las: %s\n", buf);
+}
+
+static void collect_fds(struct msghdr *mh, struct request *r)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+			if (r->nfds < MAX_FDS)
+				r->fds[r->nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+}
+
+/* Reads one request line within the deadline, collecting passed descriptors. */
+static int read_request(const struct las *l, int s, char *buf, size_t *len, struct request *r)
+{
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	size_t n = 0;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		long left = l->o->read_timeout_ms -
+		            ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd p = {.fd = s, .events = POLLIN};
+		if (left <= 0 || poll(&p, 1, (int)left) == 0)
+			return ward_error(WARD_E_FORMAT, "request timed out");
+		union {
+			struct cmsghdr h;
+			char b[CMSG_SPACE(MAX_FDS * sizeof(int))];
+		} cm;
+		struct iovec iov = {.iov_base = buf + n, .iov_len = REQ_MAX - n};
+		struct msghdr mh = {.msg_iov = &iov,
+		                    .msg_iovlen = 1,
+		                    .msg_control = cm.b,
+		                    .msg_controllen = sizeof cm.b};
+		ssize_t k = recvmsg(s, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (k < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (k < 0)
+			return ward_error_errno("cannot read the request");
+		collect_fds(&mh, r);
+		if (mh.msg_flags & MSG_CTRUNC)
+			return ward_error(WARD_E_FORMAT, "too many descriptors passed");
+		if (k == 0)
+			break;
+		n += (size_t)k;
+		if (memchr(buf + n - (size_t)k, '\n', (size_t)k))
+			break;
+		if (n == REQ_MAX)
+			return ward_error(WARD_E_FORMAT, "request longer than %d bytes", REQ_MAX);
+	}
+	if (n == 0)
+		return ward_error(WARD_E_FORMAT, "empty request");
+	*len = n;
+	return 0;
+}
+
+static int hex_field(json_object *v, const char *name, uint8_t out[32])
+{
+	if (!json_object_is_type(v, json_type_string) ||
+	    ward_attest_unhex(json_object_get_string(v), out) < 0)
+		return ward_error(WARD_E_FORMAT, "\"%s\" must be 64 hex digits", name);
+	return 0;
+}
+
+/* {"nonce":HEX64,"report_data":HEX64[,"workload":BOOL]} and nothing else. */
+static int parse_request(const char *buf, size_t n, struct request *r)
+{
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	json_tokener *tok = json_tokener_new_ex(4);
+	if (!tok)
+		return ward_error(WARD_E_NOMEM, "out of memory");
+	json_object *o = json_tokener_parse_ex(tok, buf, (int)n);
+	int rc = 0;
+	if (!o || json_tokener_get_parse_end(tok) != n || !json_object_is_type(o, json_type_object))
+		rc = ward_error(WARD_E_FORMAT, "request is not one JSON object");
+	json_tokener_free(tok);
+	int have = 0;
+	if (rc == 0) {
+		json_object_object_foreach(o, k, v)
+		{
+			if (rc < 0)
+				break;
+			if (strcmp(k, "nonce") == 0) {
+				rc = hex_field(v, k, r->nonce);
+				have |= 1;
+			} else if (strcmp(k, "report_data") == 0) {
+				rc = hex_field(v, k, r->rd);
+				have |= 2;
+			} else if (strcmp(k, "workload") == 0 &&
+			           json_object_is_type(v, json_type_boolean)) {
+				r->want_workload = json_object_get_boolean(v);
+			} else {
+				rc = ward_error(WARD_E_FORMAT, "unexpected field \"%.40s\"", k);
+			}
+		}
+	}
+	if (rc == 0 && have != 3)
+		rc = ward_error(WARD_E_FORMAT, "request needs \"nonce\" and \"report_data\"");
+	json_object_put(o);
+	return rc;
+}
+
+/*
+ * Measures the peer's executable. The pidfd (if any) pins the process that
+ * connected: if it is still alive after /proc/PID/exe was opened, the pid was
+ * not recycled in between.
+ */
+static int measure_launcher(struct las *l, pid_t pid, int pidfd, uint8_t out[32])
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ward_error_errno(
+		    "%s: cannot open the peer's executable (the LAS must run as "
+		    "root or as the client's user)",
+		    path);
+	int rc = 0;
+	if (pidfd >= 0 && pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
+		rc = ward_error(WARD_E_DENIED, "the peer process exited during attestation");
+	int hit = 0;
+	if (rc == 0)
+		rc = las_cache_measure(l->cache, fd, out, &hit);
+	if (hit)
+		atomic_fetch_add(&l->hits, 1);
+	close(fd);
+	return rc;
+}
+
+static int sign_reply(struct las *l, struct ward_attest_claims *c, char *reply, size_t cap)
+{
+	uint8_t ev[WARD_ATTEST_EVIDENCE_BYTES];
+	int rc = ward_attest_evidence_sign(c, l->key, ev);
+	if (rc < 0)
+		return rc;
+	char b64[sodium_base64_ENCODED_LEN(WARD_ATTEST_EVIDENCE_BYTES,
+	                                   sodium_base64_VARIANT_ORIGINAL)];
+	sodium_bin2base64(b64, sizeof b64, ev, sizeof ev, sodium_base64_VARIANT_ORIGINAL);
+	snprintf(reply, cap, "{\"evidence\":\"%s\"}\n", b64);
+	return 0;
+}
+
+static int handle(struct las *l, int s, struct ucred *cr, struct request *r, char *reply,
+                  size_t cap)
+{
+	socklen_t sl = sizeof *cr;
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, cr, &sl) < 0 || cr->pid <= 0)
+		return ward_error_errno("cannot identify the peer (SO_PEERCRED)");
+	int pidfd = -1;
+	sl = sizeof pidfd;
+	if (getsockopt(s, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &sl) < 0) {
+		pidfd = -1;
+		if (errno == ESRCH)
+			return ward_error(WARD_E_DENIED, "the peer process has exited");
+	}
+	char *buf = malloc(REQ_MAX + 1);
+	size_t n = 0;
+	int rc = buf ? read_request(l, s, buf, &n, r) : ward_error(WARD_E_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = parse_request(buf, n, r);
+	free(buf);
+	struct ward_attest_claims c;
+	memset(&c, 0, sizeof c);
+	if (rc == 0 && r->want_workload != (r->nfds == 1))
+		rc = ward_error(WARD_E_FORMAT,
+		                r->want_workload ? "\"workload\": true needs exactly one descriptor"
+		                                 : "descriptor passed without \"workload\": true");
+	if (rc == 0 && r->want_workload) {
+		int hit = 0;
+		rc = las_cache_measure(l->cache, r->fds[0], c.workload, &hit);
+		c.flags = WARD_ATTEST_HAS_WORKLOAD;
+		if (hit)
+			atomic_fetch_add(&l->hits, 1);
+	}
+	if (rc == 0)
+		rc = measure_launcher(l, cr->pid, pidfd, c.launcher);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (rc < 0)
+		return rc;
+	memcpy(c.report_data, r->rd, 32);
+	memcpy(c.nonce, r->nonce, 32);
+	randombytes_buf(c.las_nonce, sizeof c.las_nonce);
+	c.time = (int64_t)time(NULL);
+	c.pid = (uint32_t)cr->pid;
+	c.uid = cr->uid;
+	c.gid = cr->gid;
+	return sign_reply(l, &c, reply, cap);
+}
+
+static void error_reply(char *reply, size_t cap, const char *msg)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	snprintf(reply, cap, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+}
+
+static void *conn_main(void *arg)
+{
+	struct conn *cn = arg;
+	struct las *l = cn->las;
+	struct request r = {.nfds = 0};
+	struct ucred cr = {0};
+	char reply[1024];
+	ward_clear_error();
+	int rc = handle(l, cn->fd, &cr, &r, reply, sizeof reply);
+	for (int i = 0; i < r.nfds; i++)
+		close(r.fds[i]);
+	if (rc < 0) {
+		const char *msg = ward_last_error()[0] ? ward_last_error() : ward_strerror(rc);
+		error_reply(reply, sizeof reply, msg);
+		atomic_fetch_add(&l->refused, 1);
+		log_line("refused pid %d uid %u: %s", (int)cr.pid, (unsigned)cr.uid, msg);
+	} else {
+		atomic_fetch_add(&l->granted, 1);
+		if (l->o->verbose)
+			log_line("evidence for pid %d uid %u", (int)cr.pid, (unsigned)cr.uid);
+	}
+	send(cn->fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(cn->fd);
+	free(cn);
+	atomic_fetch_sub(&l->active, 1);
+	return NULL;
+}
+
+static void dispatch(struct las *l, int fd, const pthread_attr_t *attr)
+{
+	if (atomic_fetch_add(&l->active, 1) >= l->o->max_conns) {
+		static const char busy[] = "{\"error\":\"LAS busy: too many connections\"}\n";
+		send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		atomic_fetch_sub(&l->active, 1);
+		return;
+	}
+	struct conn *cn = malloc(sizeof *cn);
+	pthread_t t;
+	if (cn) {
+		cn->las = l;
+		cn->fd = fd;
+		if (pthread_create(&t, attr, conn_main, cn) == 0)
+			return;
+		free(cn);
+	}
+	close(fd);
+	atomic_fetch_sub(&l->active, 1);
+	log_line("cannot start a connection thread");
+}
+
+/* Creates the parent directory if missing; refuses to replace a live socket. */
+static int make_socket(const char *path, unsigned mode)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sa.sun_path)
+		return ward_error(WARD_E_INVAL, "%s: socket path too long", path);
+	strcpy(sa.sun_path, path);
+	char dir[sizeof sa.sun_path];
+	strcpy(dir, path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return ward_error_errno("%s", dir);
+	}
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return ward_error(WARD_E_EXISTS, "%s: exists and is not a socket", path);
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0;
+		if (probe >= 0)
+			close(probe);
+		if (live)
+			return ward_error(WARD_E_EXISTS, "%s: another LAS is listening", path);
+		unlink(path);
+	}
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return ward_error_errno("socket");
+	if (bind(s, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(path, mode) < 0 ||
+	    listen(s, 1024) < 0) {
+		int rc = ward_error_errno("%s", path);
+		close(s);
+		return rc;
+	}
+	return s;
+}
+
+static void accept_loop(struct las *l, int s, int sigfd)
+{
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, STACK_SZ);
+	for (;;) {
+		struct pollfd p[2] = {{.fd = s, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_line("poll: %s", strerror(errno));
+			break;
+		}
+		if (p[1].revents)
+			break;
+		int fd = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			/* EMFILE and friends: back off instead of spinning. */
+			if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
+				usleep(10000);
+			continue;
+		}
+		dispatch(l, fd, &attr);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+int las_serve(const struct las_options *o, struct ward_attest_key *key)
+{
+	/* On the heap: connection threads still running at exit must not see a dead frame. */
+	struct las *l = calloc(1, sizeof *l);
+	if (!l) {
+		ward_attest_key_free(key);
+		return ward_error(WARD_E_NOMEM, "out of memory");
+	}
+	l->o = o;
+	l->key = key;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	/* Blocked before any thread starts, so only the signalfd sees them. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	int rc = sigfd < 0 ? ward_error_errno("signalfd") : 0;
+	l->cache = rc == 0 ? las_cache_new(o->cache_entries) : NULL;
+	if (rc == 0 && !l->cache)
+		rc = ward_error(WARD_E_NOMEM, "out of memory");
+	int s = rc == 0 ? make_socket(o->socket_path, o->socket_mode) : -1;
+	if (rc == 0 && s < 0)
+		rc = s;
+	if (rc == 0) {
+		uint8_t pk[32];
+		char hex[65];
+		ward_attest_key_public(key, pk);
+		ward_attest_hex(pk, hex);
+		log_line("listening on %s, platform key %s", o->socket_path, hex);
+		accept_loop(l, s, sigfd);
+		close(s);
+		unlink(o->socket_path);
+		/* Let running connections finish (they time out on their own). */
+		for (int i = 0; i < 500 && atomic_load(&l->active) > 0; i++)
+			usleep(10000);
+		log_line("stopped: %lu evidence signed, %lu refused, %lu cache hits",
+		         atomic_load(&l->granted), atomic_load(&l->refused), atomic_load(&l->hits));
+	}
+	if (sigfd >= 0)
+		close(sigfd);
+	/* Threads still running after the grace period keep key and cache alive. */
+	if (atomic_load(&l->active) == 0) {
+		las_cache_free(l->cache);
+		ward_attest_key_free(key);
+		free(l);
+	}
+	return rc;
+}
