@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ward/echo_analysis.h"
 #include "ward/error.h"
 
 /* ---- colour conversions (lab.c, gray.c, blur.c) ---- */
@@ -218,10 +219,10 @@ int ward_echo_cnn_forward(struct ward_echo_cnn *c, const float *in, float prob[s
  * The view classifier's preprocessing of an anatomic BGR frame (320 rows x
  * 240 columns expected; other sizes are clipped): the blackout rectangles,
  * grey, min-max scaling and the fixed normalisation, into out (w*h floats).
- * mask (may be NULL) receives the 0/255 blackout mask.
+ * ward_echo_view_blackout_mask computes the 0/255 mask (w*h bytes) once.
  */
 void ward_echo_view_blackout_mask(uint8_t *mask, int w, int h);
-void ward_echo_view_preprocess(const uint8_t *bgr, int w, int h, float *out);
+void ward_echo_view_preprocess(const uint8_t *bgr, int w, int h, const uint8_t *mask, float *out);
 
 /* Majority of per-frame classes: bincount then argmax (ties go low). */
 int ward_echo_view_majority(const int *cls, size_t n);
@@ -246,13 +247,53 @@ struct ward_echo_lr {
 	double intercept;
 };
 
-/* The built-in copy of classifiers/texture_classifier_params.tsv. */
+/* The built-in copy of classifiers/texture_classifier_params.tsv, and the names of x. */
 extern const struct ward_echo_lr ward_echo_lr_original;
+extern const char *const ward_echo_x_names[WARD_ECHO_NX];
 
 /* Parses the TSV form (comment lines with "# intercept\t<v>"). */
 int ward_echo_lr_parse(const char *text, struct ward_echo_lr *lr);
 
 /* sum coef_k (x_k - mean_k) / std_k + intercept. */
 double ward_echo_lr_decision(const struct ward_echo_lr *lr, const double x[static WARD_ECHO_NX]);
+
+/* ---- one video (analyse.c, report.c) ---- */
+
+struct ward_echo_analyse_opts;
+
+/* Per-frame results. */
+struct ward_echo_frame_result {
+	size_t doppler_px;    /* non-zero pixels of the masked Doppler image */
+	int doppler_clusters; /* 0: no cluster passed the test (the original crashes) */
+	int has_textures;     /* textures computed (the masked image is not all zero) */
+	double feat[WARD_ECHO_NFEAT];
+	int view; /* argmax of the CNN, -1 without it */
+	float prob[WARD_ECHO_CNN_CLASSES];
+	uint8_t md5_dm[16], md5_an[16]; /* with opts->frame_hashes */
+};
+
+struct ward_echo_video_result {
+	int is_doppler;
+	unsigned blue, red; /* frame-0 HSV pixel counts */
+	size_t nframes;
+	struct ward_echo_frame_result *f;
+	int view_applied, view_majority, long_axis;
+	int have_x;
+	double x[WARD_ECHO_NX];
+	size_t picked; /* frame index (among all frames) max() picked */
+	double decision;
+	int label;          /* 0 Normal, 1 RHD, -1 none */
+	const char *reason; /* why there is no label, or NULL */
+	double ms_decode, ms_segment, ms_textures, ms_cnn;
+};
+
+/* Analyses one video into r (freed with ward_echo_video_result_free). */
+int ward_echo_analyse_result(struct ward_echo_analyser *a, const char *path, const char *name,
+                             struct ward_echo_video_result *r);
+void ward_echo_video_result_free(struct ward_echo_video_result *r);
+
+/* The JSON report of one video (malloc'ed), or NULL when out of memory. */
+char *ward_echo_report_json(const struct ward_echo_analyse_opts *o, const char *name,
+                            const struct ward_echo_video_result *r);
 
 #endif

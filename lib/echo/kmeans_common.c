@@ -17,22 +17,11 @@ int ward_echo_kmeans_check(size_t n, const struct ward_echo_kmeans_opts *o,
 	return 0;
 }
 
-double ward_echo_kmeans_sum8(const float *v, size_t n)
+double ward_echo_kmeans_sum_seq(const float *v, size_t n)
 {
 	double s = 0;
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		float b = v[i];
-		for (int j = 1; j < 8; j++)
-			b += v[i + j];
-		s += b;
-	}
-	if (i < n) {
-		float b = v[i++];
-		for (; i < n; i++)
-			b += v[i];
-		s += b;
-	}
+	for (size_t i = 0; i < n; i++)
+		s += v[i];
 	return s;
 }
 

@@ -45,7 +45,7 @@ static void centers_pp(const float *data, size_t n, int k, struct ward_echo_rng 
 				float d = l2sqr3(data + 3 * i, data + 3 * ci);
 				tdist2[i] = d < dist[i] ? d : dist[i];
 			}
-			double s = ward_echo_kmeans_sum8(tdist2, n);
+			double s = ward_echo_kmeans_sum_seq(tdist2, n);
 			if (s < best_sum) {
 				best_sum = s;
 				best = ci;
