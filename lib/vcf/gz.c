@@ -1,0 +1,435 @@
+/*
+ * The gzip layer of the VCF input: BGZF blocks are inflated one by one with
+ * libdeflate (each is a whole gzip member of at most 64 KiB, so no stream
+ * state is needed), optionally on a worker thread; any other gzip member is
+ * streamed through zlib, which is what multi-member plain gzip needs
+ * (libdeflate has no streaming API). Memory stays constant either way.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libdeflate.h>
+#include <zlib.h>
+
+#include "vcf/vcf_internal.h"
+
+#define BGZF_MAX   65536u /* a whole block, compressed or not */
+#define BGZF_HDR   18u    /* gzip header with the 6-byte BC extra field */
+#define ZOUT       (256u << 10)
+#define GZ_MIN_HDR 10u
+
+/* Input cursor over the inner source, with a staging buffer for blocks that straddle chunks. */
+struct cursor {
+	struct vsrc *src;
+	const uint8_t *p;
+	size_t n;
+	uint8_t *stage;
+	size_t slen;
+	uint64_t off; /* compressed offset of the cursor, for messages */
+};
+
+static int cur_pull(struct cursor *c)
+{
+	int rc = vsrc_next(c->src, &c->p, &c->n);
+	if (rc < 0)
+		c->n = 0;
+	return rc;
+}
+
+/* Makes want bytes contiguous at the cursor (fewer only at the end of input). */
+static int cur_peek(struct cursor *c, size_t want, const uint8_t **ptr, size_t *avail)
+{
+	if (c->slen == 0 && c->n >= want) {
+		*ptr = c->p;
+		*avail = want;
+		return 0;
+	}
+	while (c->slen < want) {
+		if (c->n == 0) {
+			int rc = cur_pull(c);
+			if (rc < 0)
+				return rc;
+			if (c->n == 0)
+				break;
+		}
+		size_t k = want - c->slen < c->n ? want - c->slen : c->n;
+		memcpy(c->stage + c->slen, c->p, k);
+		c->slen += k;
+		c->p += k;
+		c->n -= k;
+	}
+	*ptr = c->stage;
+	*avail = c->slen;
+	return 0;
+}
+
+/* Some bytes at the cursor (any amount; 0 at the end). */
+static int cur_any(struct cursor *c, const uint8_t **ptr, size_t *avail)
+{
+	if (c->slen) {
+		*ptr = c->stage;
+		*avail = c->slen;
+		return 0;
+	}
+	if (c->n == 0) {
+		int rc = cur_pull(c);
+		if (rc < 0)
+			return rc;
+	}
+	*ptr = c->p;
+	*avail = c->n;
+	return 0;
+}
+
+static void cur_skip(struct cursor *c, size_t k)
+{
+	c->off += k;
+	if (c->slen) {
+		memmove(c->stage, c->stage + k, c->slen - k);
+		c->slen -= k;
+	} else {
+		c->p += k;
+		c->n -= k;
+	}
+}
+
+/* One BGZF block: the header says so (exactly as htslib's check_header). */
+static int is_bgzf(const uint8_t *h, size_t n)
+{
+	return n >= BGZF_HDR && h[0] == 31 && h[1] == 139 && h[2] == 8 && (h[3] & 4) &&
+	       h[10] == 6 && h[11] == 0 && h[12] == 'B' && h[13] == 'C' && h[14] == 2 && h[15] == 0;
+}
+
+/*
+ * Inflates one whole BGZF block (blk, bsize bytes) into out (>= 64 KiB).
+ * Returns the plaintext length or a negative ward_err.
+ */
+static long bgzf_inflate(struct libdeflate_decompressor *d, const uint8_t *blk, size_t bsize,
+                         uint8_t *out, uint64_t off)
+{
+	if (bsize < BGZF_HDR + 8)
+		return ward_error(WARD_E_FORMAT, "corrupt BGZF block at offset %llu",
+		                  (unsigned long long)off);
+	uint32_t crc = ward_load32_le(blk + bsize - 8);
+	uint32_t isize = ward_load32_le(blk + bsize - 4);
+	if (isize > BGZF_MAX)
+		return ward_error(WARD_E_FORMAT, "BGZF block at offset %llu claims %u bytes",
+		                  (unsigned long long)off, isize);
+	size_t got = 0;
+	enum libdeflate_result r = libdeflate_deflate_decompress(
+	    d, blk + BGZF_HDR, bsize - BGZF_HDR - 8, out, isize, &got);
+	if (r != LIBDEFLATE_SUCCESS || got != isize)
+		return ward_error(WARD_E_FORMAT, "corrupt BGZF block at offset %llu",
+		                  (unsigned long long)off);
+	if ((uint32_t)libdeflate_crc32(0, out, isize) != crc)
+		return ward_error(WARD_E_FORMAT, "BGZF block at offset %llu: CRC mismatch",
+		                  (unsigned long long)off);
+	return (long)isize;
+}
+
+/* Reads the next BGZF block at the cursor into out. 0 = not BGZF, 1 = done (*len set). */
+static int bgzf_step(struct cursor *c, struct libdeflate_decompressor *d, uint8_t *out, size_t *len)
+{
+	const uint8_t *h;
+	size_t n;
+	int rc = cur_peek(c, BGZF_HDR, &h, &n);
+	if (rc < 0)
+		return rc;
+	if (!is_bgzf(h, n))
+		return 0;
+	size_t bsize = ((size_t)h[16] | (size_t)h[17] << 8) + 1;
+	rc = cur_peek(c, bsize, &h, &n);
+	if (rc < 0)
+		return rc;
+	if (n < bsize)
+		return ward_error(WARD_E_TRUNCATED,
+		                  "gzip data ends inside the BGZF block at offset %llu",
+		                  (unsigned long long)c->off);
+	long k = bgzf_inflate(d, h, bsize, out, c->off);
+	if (k < 0)
+		return (int)k;
+	cur_skip(c, bsize);
+	*len = (size_t)k;
+	return 1;
+}
+
+/* ---- Optional worker thread: inflates BGZF blocks ahead of the reader --- */
+
+#define RING 8
+
+struct slot {
+	uint8_t *out;
+	size_t len;
+	int state; /* 0 free, 1 full, 2 end/not BGZF, 3 error */
+	int err;
+	char msg[200];
+};
+
+struct gz_src {
+	struct vsrc base;
+	struct cursor cur;
+	struct libdeflate_decompressor *dd;
+	uint8_t *out;
+	z_stream z;
+	int z_init, z_active, err, done;
+	unsigned *layers;
+	/* worker */
+	int threaded, stop;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct slot ring[RING];
+	unsigned head, tail; /* consumer reads ring[head], producer fills ring[tail] */
+};
+
+static void *gz_worker(void *arg)
+{
+	struct gz_src *g = arg;
+	for (;;) {
+		pthread_mutex_lock(&g->mu);
+		while (!g->stop && g->ring[g->tail % RING].state != 0)
+			pthread_cond_wait(&g->cv, &g->mu);
+		if (g->stop) {
+			pthread_mutex_unlock(&g->mu);
+			return NULL;
+		}
+		struct slot *s = &g->ring[g->tail % RING];
+		pthread_mutex_unlock(&g->mu);
+
+		size_t len = 0;
+		int rc;
+		do {
+			rc = bgzf_step(&g->cur, g->dd, s->out, &len);
+		} while (rc == 1 && len == 0);
+		int state = rc == 1 ? 1 : rc == 0 ? 2 : 3;
+		if (rc < 0) {
+			s->err = rc;
+			snprintf(s->msg, sizeof s->msg, "%s", ward_last_error());
+		}
+		pthread_mutex_lock(&g->mu);
+		s->len = len;
+		s->state = state;
+		g->tail++;
+		pthread_cond_broadcast(&g->cv);
+		pthread_mutex_unlock(&g->mu);
+		if (state != 1)
+			return NULL;
+	}
+}
+
+static void gz_stop_worker(struct gz_src *g)
+{
+	if (!g->threaded)
+		return;
+	pthread_mutex_lock(&g->mu);
+	g->stop = 1;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+	pthread_join(g->th, NULL);
+	g->threaded = 0;
+}
+
+/* Takes the next block from the worker. 1 = data, 0 = the worker hit a non-BGZF member or the end.
+ */
+static int gz_take(struct gz_src *g, const uint8_t **data, size_t *len)
+{
+	pthread_mutex_lock(&g->mu);
+	struct slot *prev = g->head ? &g->ring[(g->head - 1) % RING] : NULL;
+	/* The slot handed out last time is free again now. */
+	if (prev && prev->state == 1) {
+		prev->state = 0;
+		pthread_cond_broadcast(&g->cv);
+	}
+	struct slot *s = &g->ring[g->head % RING];
+	while (s->state == 0)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+	if (s->state == 1) {
+		g->head++;
+		*data = s->out;
+		*len = s->len;
+		return 1;
+	}
+	int st = s->state, err = s->err;
+	/* The worker has exited: the cursor is ours again. */
+	pthread_join(g->th, NULL);
+	g->threaded = 0;
+	if (st == 3)
+		return ward_error(err, "%s", s->msg);
+	return 0;
+}
+
+/* ---- zlib path for non-BGZF members --------------------------------------- */
+
+static int z_step(struct gz_src *g, const uint8_t **data, size_t *len)
+{
+	for (;;) {
+		const uint8_t *in;
+		size_t n;
+		int rc = cur_any(&g->cur, &in, &n);
+		if (rc < 0)
+			return rc;
+		if (n == 0)
+			return ward_error(WARD_E_TRUNCATED, "gzip data ends inside a member");
+		g->z.next_in = (Bytef *)in;
+		g->z.avail_in = n > UINT32_MAX ? UINT32_MAX : (uInt)n;
+		g->z.next_out = g->out;
+		g->z.avail_out = ZOUT;
+		int zr = inflate(&g->z, Z_NO_FLUSH);
+		cur_skip(&g->cur, n - g->z.avail_in);
+		size_t produced = ZOUT - g->z.avail_out;
+		if (zr == Z_STREAM_END) {
+			g->z_active = 0;
+			inflateReset(&g->z);
+		} else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+			return ward_error(WARD_E_FORMAT, "corrupt gzip data near offset %llu (%s)",
+			                  (unsigned long long)g->cur.off,
+			                  g->z.msg ? g->z.msg : "inflate failed");
+		}
+		if (produced) {
+			*data = g->out;
+			*len = produced;
+			return 1;
+		}
+		if (!g->z_active)
+			return 0;
+	}
+}
+
+/* Starts the next member: BGZF (1), another gzip member (2), the end (0). */
+static int member_start(struct gz_src *g)
+{
+	const uint8_t *h;
+	size_t n;
+	int rc = cur_peek(&g->cur, BGZF_HDR, &h, &n);
+	if (rc < 0)
+		return rc;
+	if (n == 0)
+		return 0;
+	if (is_bgzf(h, n))
+		return 1;
+	if (n < GZ_MIN_HDR || h[0] != 31 || h[1] != 139)
+		return ward_error(WARD_E_FORMAT,
+		                  "unexpected data after the gzip stream at offset %llu",
+		                  (unsigned long long)g->cur.off);
+	if (!g->z_init) {
+		if (inflateInit2(&g->z, 16 + MAX_WBITS) != Z_OK)
+			return ward_error(WARD_E_NOMEM, "cannot initialise zlib");
+		g->z_init = 1;
+	}
+	*g->layers &= ~(unsigned)WARD_VCF_LAYER_BGZF;
+	g->z_active = 1;
+	return 2;
+}
+
+static int gz_next(struct vsrc *s, const uint8_t **data, size_t *len)
+{
+	struct gz_src *g = (struct gz_src *)s;
+	if (g->err)
+		return g->err;
+	int rc = 0;
+	*len = 0;
+	while (!g->done) {
+		if (g->threaded) {
+			rc = gz_take(g, data, len);
+		} else if (g->z_active) {
+			rc = z_step(g, data, len);
+		} else {
+			rc = member_start(g);
+			if (rc == 0)
+				g->done = 1;
+			if (rc == 1) {
+				do {
+					rc = bgzf_step(&g->cur, g->dd, g->out, len);
+				} while (rc == 1 && *len == 0);
+			} else if (rc == 2) {
+				rc = 0;
+				continue;
+			}
+		}
+		if (rc < 0)
+			break;
+		if (rc == 1)
+			return 0;
+	}
+	if (rc < 0) {
+		g->err = rc;
+		*len = 0;
+	}
+	return rc < 0 ? rc : 0;
+}
+
+static void gz_free(struct vsrc *s)
+{
+	struct gz_src *g = (struct gz_src *)s;
+	gz_stop_worker(g);
+	for (int i = 0; i < RING; i++)
+		free(g->ring[i].out);
+	pthread_mutex_destroy(&g->mu);
+	pthread_cond_destroy(&g->cv);
+	if (g->z_init)
+		inflateEnd(&g->z);
+	if (g->dd)
+		libdeflate_free_decompressor(g->dd);
+	vsrc_free(g->cur.src);
+	free(g->cur.stage);
+	free(g->out);
+	free(g);
+}
+
+/* Starts the worker if the stream begins with BGZF; it stops at the first non-BGZF member. */
+static int gz_start_worker(struct gz_src *g)
+{
+	for (int i = 0; i < RING; i++) {
+		g->ring[i].out = malloc(BGZF_MAX);
+		if (!g->ring[i].out)
+			return ward_error(WARD_E_NOMEM, "out of memory");
+	}
+	if (pthread_create(&g->th, NULL, gz_worker, g) != 0)
+		return 0; /* no thread: inflate inline */
+	g->threaded = 1;
+	return 0;
+}
+
+int vsrc_gz_new(struct vsrc *inner, unsigned threads, unsigned *layers, struct vsrc **out)
+{
+	struct gz_src *g = calloc(1, sizeof *g);
+	if (!g) {
+		vsrc_free(inner);
+		return ward_error(WARD_E_NOMEM, "out of memory");
+	}
+	g->base.next = gz_next;
+	g->base.free = gz_free;
+	g->cur.src = inner;
+	g->layers = layers;
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->cv, NULL);
+	g->cur.stage = malloc(BGZF_MAX + BGZF_HDR);
+	g->out = malloc(ZOUT > BGZF_MAX ? ZOUT : BGZF_MAX);
+	g->dd = libdeflate_alloc_decompressor();
+	if (!g->cur.stage || !g->out || !g->dd) {
+		gz_free(&g->base);
+		return ward_error(WARD_E_NOMEM, "out of memory");
+	}
+	*layers |= WARD_VCF_LAYER_GZIP;
+	int rc = member_start(g);
+	if (rc == 1) {
+		*layers |= WARD_VCF_LAYER_BGZF;
+		if (threads > 0)
+			rc = gz_start_worker(g);
+		else
+			rc = 0;
+	} else if (rc == 2) {
+		rc = 0;
+	} else if (rc == 0) {
+		g->done = 1;
+	}
+	if (rc < 0) {
+		gz_free(&g->base);
+		return rc;
+	}
+	*out = &g->base;
+	return 0;
+}
