@@ -330,6 +330,72 @@ static void test_pubkey_format(void)
 	free(text);
 }
 
+/* ---- ssh-keygen fixtures: every cipher OpenSSH can protect a key file with ---------------- */
+
+static void test_ssh_ciphers(void)
+{
+	static const char *ciphers[] = {"aes128-ctr",
+	                                "aes192-ctr",
+	                                "aes256-ctr",
+	                                "aes128-cbc",
+	                                "aes192-cbc",
+	                                "aes256-cbc",
+	                                "3des-cbc",
+	                                "aes128-gcm@openssh.com",
+	                                "aes256-gcm@openssh.com",
+	                                "chacha20-poly1305@openssh.com"};
+	for (size_t i = 0; i < sizeof ciphers / sizeof ciphers[0]; i++) {
+		char path[256];
+		uint8_t want[32], got[32];
+		snprintf(path, sizeof path, "c4gh_keys/ssh-%s.pub", ciphers[i]);
+		int rc = ward_c4gh_pubkey_load(test_data(path), want);
+		CHECK_RC(rc, 0, "ssh-%s.pub loads", ciphers[i]);
+		snprintf(path, sizeof path, "c4gh_keys/ssh-%s", ciphers[i]);
+		struct pass_ctx pc = {"pw", 0};
+		struct ward_c4gh_seckey *sk = NULL;
+		rc = ward_c4gh_seckey_load(test_data(path), fixed_pass, &pc, &sk);
+		CHECK_RC(rc, 0, "ssh-%s loads", ciphers[i]);
+		if (rc == 0) {
+			ward_c4gh_seckey_public(sk, got);
+			CHECK(memcmp(got, want, 32) == 0,
+			      "ssh-%s: secret and .pub give the same X25519 key", ciphers[i]);
+		}
+		ward_c4gh_seckey_free(sk);
+		struct pass_ctx wrong = {"pW", 0};
+		sk = NULL;
+		CHECK_RC(ward_c4gh_seckey_load(test_data(path), fixed_pass, &wrong, &sk),
+		         WARD_E_PASSPHRASE, "ssh-%s: wrong passphrase", ciphers[i]);
+	}
+	/* The AEAD modes authenticate: a flipped tag byte is a passphrase error, not garbage. */
+	const char *aead[] = {"aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com"};
+	for (size_t i = 0; i < 2; i++) {
+		char path[256];
+		snprintf(path, sizeof path, "c4gh_keys/ssh-%s", aead[i]);
+		size_t len;
+		char *text = (char *)test_read_file(test_data(path), &len);
+		struct c4gh_pem pem;
+		if (c4gh_pem_decode(text, len, &pem) == 0) {
+			pem.data[pem.len - 1] ^= 1;
+			char *re = NULL;
+			struct ward_c4gh_seckey *sk = NULL;
+			struct pass_ctx pc = {"pw", 0};
+			if (c4gh_pem_encode(pem.label, pem.data, pem.len, &re) == 0)
+				CHECK_RC(
+				    ward_c4gh_seckey_parse(re, strlen(re), fixed_pass, &pc, &sk),
+				    WARD_E_PASSPHRASE, "ssh-%s: altered tag", aead[i]);
+			free(re);
+			c4gh_pem_clear(&pem);
+		}
+		free(text);
+	}
+	struct ward_c4gh_seckey *sk = NULL;
+	uint8_t pk[32];
+	CHECK_RC(ward_c4gh_seckey_load(test_data("c4gh_keys/ssh-rsa-plain"), NULL, NULL, &sk),
+	         WARD_E_UNSUPPORTED, "OpenSSH RSA secret key refused");
+	CHECK_RC(ward_c4gh_pubkey_load(test_data("c4gh_keys/ssh-rsa-plain.pub"), pk),
+	         WARD_E_UNSUPPORTED, "ssh-rsa public key refused");
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -339,6 +405,7 @@ int main(void)
 	for (size_t i = 0; i < sizeof kats / sizeof kats[0]; i++)
 		test_kat(&kats[i]);
 	test_empty_passphrase();
+	test_ssh_ciphers();
 	test_roundtrip(WARD_C4GH_KDF_NONE, 0, NULL);
 	test_roundtrip(WARD_C4GH_KDF_NONE, 0, "plain key comment");
 	test_roundtrip(WARD_C4GH_KDF_SCRYPT, 0, "scrypt@example");

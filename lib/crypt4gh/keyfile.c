@@ -77,6 +77,19 @@ static int b64_decode(struct c4gh_pem *pem, const char *b64, size_t n)
 	return ward_error(WARD_E_FORMAT, "the key's base64 body is invalid");
 }
 
+/* A printable rendering of a name taken from the input, for error messages. */
+const char *c4gh_printable(const uint8_t *s, size_t n, char buf[48])
+{
+	size_t i;
+	for (i = 0; i < n && i < 40; i++) {
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return "(binary)";
+		buf[i] = (char)s[i];
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
 int c4gh_pem_decode(const char *text, size_t len, struct c4gh_pem *pem)
 {
 	memset(pem, 0, sizeof *pem);

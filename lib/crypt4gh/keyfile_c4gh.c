@@ -19,19 +19,6 @@
 	(crypto_aead_chacha20poly1305_IETF_NPUBBYTES + 32u +                                       \
 	 crypto_aead_chacha20poly1305_IETF_ABYTES)
 
-/* A printable rendering of a name taken from the input, for error messages. */
-static const char *printable(const uint8_t *s, size_t n, char buf[48])
-{
-	size_t i;
-	for (i = 0; i < n && i < 40; i++) {
-		if (s[i] < 0x20 || s[i] > 0x7e)
-			return "(binary)";
-		buf[i] = (char)s[i];
-	}
-	buf[i] = '\0';
-	return buf;
-}
-
 /* Secrets of one decryption, kept together in one locked allocation. */
 struct unlock {
 	uint8_t kek[32];
@@ -84,7 +71,7 @@ int c4gh_keyfile_c4gh_parse(const uint8_t *blob, size_t len, ward_passphrase_fn 
 		return ward_error(WARD_E_FORMAT, "c4gh-v1 key truncated in the kdf name");
 	if (c4gh_kdf_from_name(kdfname, kn, &kdf) != 0)
 		return ward_error(WARD_E_UNSUPPORTED, "c4gh-v1 key uses an unknown kdf '%s'",
-		                  printable(kdfname, kn, name));
+		                  c4gh_printable(kdfname, kn, name));
 	if (kdf != WARD_C4GH_KDF_NONE) {
 		if (c4gh_rd_str16(&r, &opts, &on) != 0)
 			return ward_error(WARD_E_FORMAT,
@@ -107,7 +94,7 @@ int c4gh_keyfile_c4gh_parse(const uint8_t *blob, size_t len, ward_passphrase_fn 
 	}
 	if (!c4gh_str_is(cipher, cn, CIPHER_CHACHA))
 		return ward_error(WARD_E_UNSUPPORTED, "c4gh-v1 key uses an unknown cipher '%s'",
-		                  printable(cipher, cn, name));
+		                  c4gh_printable(cipher, cn, name));
 	if (kdf == WARD_C4GH_KDF_NONE)
 		return ward_error(WARD_E_FORMAT, "encrypted c4gh-v1 key with kdf 'none'");
 	if (dn != SEALED_LEN)

@@ -12,21 +12,31 @@
  *   | publickey | private section
  * kdfoptions for bcrypt = string salt | u32 rounds. The private section,
  * encrypted as a whole, is u32 check | u32 check | "ssh-ed25519" | pk(32)
- * | sk(64 = seed | pk) | comment | padding 1, 2, 3...
+ * | sk(64 = seed | pk) | comment | padding 1, 2, 3... AEAD ciphers (aes-gcm,
+ * chacha20-poly1305@openssh.com) append their 16-byte tag after the section.
  */
+
+enum ssh_mode { SSH_PLAIN, SSH_GCM, SSH_CHACHAPOLY };
 
 struct ssh_cipher {
 	const char *name;
-	size_t block, keylen, ivlen;
+	size_t block, keylen, ivlen, authlen;
 	const EVP_CIPHER *(*evp)(void);
+	enum ssh_mode mode;
 };
 
-/* The ciphers ssh-keygen can protect a key with (IV length = block size). */
+/* The ciphers ssh-keygen -Z can protect a key with (OpenSSH cipher.c). */
 static const struct ssh_cipher ciphers[] = {
-    {"aes128-ctr", 16, 16, 16, EVP_aes_128_ctr}, {"aes192-ctr", 16, 24, 16, EVP_aes_192_ctr},
-    {"aes256-ctr", 16, 32, 16, EVP_aes_256_ctr}, {"aes128-cbc", 16, 16, 16, EVP_aes_128_cbc},
-    {"aes192-cbc", 16, 24, 16, EVP_aes_192_cbc}, {"aes256-cbc", 16, 32, 16, EVP_aes_256_cbc},
-    {"3des-cbc", 8, 24, 8, EVP_des_ede3_cbc},
+    {"aes128-ctr", 16, 16, 16, 0, EVP_aes_128_ctr, SSH_PLAIN},
+    {"aes192-ctr", 16, 24, 16, 0, EVP_aes_192_ctr, SSH_PLAIN},
+    {"aes256-ctr", 16, 32, 16, 0, EVP_aes_256_ctr, SSH_PLAIN},
+    {"aes128-cbc", 16, 16, 16, 0, EVP_aes_128_cbc, SSH_PLAIN},
+    {"aes192-cbc", 16, 24, 16, 0, EVP_aes_192_cbc, SSH_PLAIN},
+    {"aes256-cbc", 16, 32, 16, 0, EVP_aes_256_cbc, SSH_PLAIN},
+    {"3des-cbc", 8, 24, 8, 0, EVP_des_ede3_cbc, SSH_PLAIN},
+    {"aes128-gcm@openssh.com", 16, 16, 12, 16, EVP_aes_128_gcm, SSH_GCM},
+    {"aes256-gcm@openssh.com", 16, 32, 12, 16, EVP_aes_256_gcm, SSH_GCM},
+    {"chacha20-poly1305@openssh.com", 8, 64, 0, 16, NULL, SSH_CHACHAPOLY},
 };
 
 static const struct ssh_cipher *find_cipher(const uint8_t *name, size_t n)
@@ -37,17 +47,49 @@ static const struct ssh_cipher *find_cipher(const uint8_t *name, size_t n)
 	return NULL;
 }
 
-/* Decrypts the private section in place with key|iv from bcrypt_pbkdf. */
-static int ssh_decrypt(const struct ssh_cipher *c, const uint8_t *keyiv, uint8_t *buf, size_t n)
+/*
+ * chacha20-poly1305@openssh.com as OpenSSH applies it to a key file: the
+ * first 32 bytes of the 64-byte key, sequence number 0 as the nonce, the
+ * Poly1305 key from block 0, the payload from block 1, no length field.
+ */
+static int chachapoly_open(const uint8_t *key, uint8_t *buf, size_t n, const uint8_t *tag)
 {
+	static const uint8_t seq0[crypto_stream_chacha20_NONCEBYTES];
+	uint8_t *polykey = sodium_malloc(crypto_onetimeauth_poly1305_KEYBYTES);
+	if (!polykey)
+		return ward_error(WARD_E_NOMEM, "out of memory");
+	crypto_stream_chacha20(polykey, crypto_onetimeauth_poly1305_KEYBYTES, seq0, key);
+	int bad = crypto_onetimeauth_poly1305_verify(tag, buf, n, polykey);
+	sodium_free(polykey);
+	if (bad)
+		return ward_error(WARD_E_PASSPHRASE, "wrong passphrase for the OpenSSH key");
+	crypto_stream_chacha20_xor_ic(buf, buf, n, seq0, 1, key);
+	return 0;
+}
+
+/* Decrypts the private section in place with key|iv from bcrypt_pbkdf; tag for AEAD modes. */
+static int ssh_decrypt(const struct ssh_cipher *c, const uint8_t *keyiv, uint8_t *buf, size_t n,
+                       const uint8_t *tag)
+{
+	if (c->mode == SSH_CHACHAPOLY)
+		return chachapoly_open(keyiv, buf, n, tag);
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	int outl = 0, fin = 0, ok = ctx != NULL;
-	ok = ok && EVP_DecryptInit_ex(ctx, c->evp(), NULL, keyiv, keyiv + c->keylen) == 1;
+	ok = ok && EVP_DecryptInit_ex(ctx, c->evp(), NULL, NULL, NULL) == 1;
+	if (c->mode == SSH_GCM)
+		ok = ok &&
+		     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, (int)c->ivlen, NULL) == 1;
+	ok = ok && EVP_DecryptInit_ex(ctx, NULL, NULL, keyiv, keyiv + c->keylen) == 1;
 	ok = ok && EVP_CIPHER_CTX_set_padding(ctx, 0) == 1;
 	ok = ok && EVP_DecryptUpdate(ctx, buf, &outl, buf, (int)n) == 1;
-	ok = ok && EVP_DecryptFinal_ex(ctx, buf + outl, &fin) == 1;
+	if (c->mode == SSH_GCM)
+		ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, (int)c->authlen,
+		                               (void *)tag) == 1;
+	int fin_ok = ok && EVP_DecryptFinal_ex(ctx, buf + outl, &fin) == 1;
 	EVP_CIPHER_CTX_free(ctx); /* cleanses the key schedule */
-	if (!ok || (size_t)outl + (size_t)fin != n)
+	if (ok && !fin_ok && c->mode == SSH_GCM)
+		return ward_error(WARD_E_PASSPHRASE, "wrong passphrase for the OpenSSH key");
+	if (!fin_ok || (size_t)outl + (size_t)fin != n)
 		return ward_error(WARD_E_INTERNAL, "OpenSSL %s decryption failed", c->name);
 	return 0;
 }
@@ -60,6 +102,7 @@ static int ssh_private_section(const uint8_t *p, size_t n, int encrypted,
 	uint32_t check1, check2;
 	const uint8_t *type, *pk, *sk;
 	size_t tn, pn, sn;
+	char name[48];
 	if (c4gh_rd_u32(&r, &check1) || c4gh_rd_u32(&r, &check2))
 		return ward_error(WARD_E_FORMAT, "OpenSSH private section too short");
 	if (check1 != check2)
@@ -69,8 +112,10 @@ static int ssh_private_section(const uint8_t *p, size_t n, int encrypted,
 	if (c4gh_rd_str32(&r, &type, &tn))
 		return ward_error(WARD_E_FORMAT, "corrupt OpenSSH private section");
 	if (!c4gh_str_is(type, tn, "ssh-ed25519"))
-		return ward_error(WARD_E_UNSUPPORTED,
-		                  "only ssh-ed25519 keys can be used with Crypt4GH");
+		return ward_error(
+		    WARD_E_UNSUPPORTED,
+		    "OpenSSH key of type '%s': only ssh-ed25519 keys can be used with Crypt4GH",
+		    c4gh_printable(type, tn, name));
 	if (c4gh_rd_str32(&r, &pk, &pn) || c4gh_rd_str32(&r, &sk, &sn) || pn != 32 || sn != 64)
 		return ward_error(WARD_E_FORMAT, "corrupt OpenSSH ed25519 key");
 
@@ -93,8 +138,8 @@ static int ssh_private_section(const uint8_t *p, size_t n, int encrypted,
 
 /* Derives key|iv and decrypts priv (n bytes, in place). */
 static int ssh_unlock(const struct ssh_cipher *c, const uint8_t *salt, size_t saltlen,
-                      uint32_t rounds, uint8_t *priv, size_t n, ward_passphrase_fn get_pass,
-                      void *ctx)
+                      uint32_t rounds, uint8_t *priv, size_t n, const uint8_t *tag,
+                      ward_passphrase_fn get_pass, void *ctx)
 {
 	char *pass;
 	size_t plen;
@@ -110,7 +155,7 @@ static int ssh_unlock(const struct ssh_cipher *c, const uint8_t *salt, size_t sa
 	                     c->keylen + c->ivlen);
 	sodium_free(pass);
 	if (rc == 0)
-		rc = ssh_decrypt(c, keyiv, priv, n);
+		rc = ssh_decrypt(c, keyiv, priv, n, tag);
 	sodium_free(keyiv);
 	return rc;
 }
@@ -141,12 +186,15 @@ int c4gh_keyfile_ssh_parse(const uint8_t *blob, size_t len, ward_passphrase_fn g
 		                  (unsigned)nkeys);
 	if (c4gh_rd_str32(&r, &pub, &pn) || c4gh_rd_str32(&r, &priv, &n))
 		return ward_error(WARD_E_FORMAT, "truncated OpenSSH key");
+	const uint8_t *tag = r.p; /* AEAD ciphers append their tag after the private section */
 
 	const int encrypted = !c4gh_str_is(cname, cn, "none");
 	const struct ssh_cipher *c = encrypted ? find_cipher(cname, cn) : NULL;
+	char name[48];
 	if (encrypted && !c)
 		return ward_error(WARD_E_UNSUPPORTED,
-		                  "OpenSSH key encrypted with an unsupported cipher");
+		                  "OpenSSH key encrypted with unsupported cipher '%s'",
+		                  c4gh_printable(cname, cn, name));
 	if (c4gh_str_is(kname, kn, "bcrypt")) {
 		if (!encrypted)
 			return ward_error(WARD_E_FORMAT,
@@ -155,12 +203,16 @@ int c4gh_keyfile_ssh_parse(const uint8_t *blob, size_t len, ward_passphrase_fn g
 		if (rc)
 			return rc;
 	} else if (!c4gh_str_is(kname, kn, "none")) {
-		return ward_error(WARD_E_UNSUPPORTED, "OpenSSH key with an unsupported kdf");
+		return ward_error(WARD_E_UNSUPPORTED, "OpenSSH key with kdf '%s'",
+		                  c4gh_printable(kname, kn, name));
 	} else if (encrypted) {
 		return ward_error(WARD_E_FORMAT, "encrypted OpenSSH key without a kdf");
 	}
 	if (n < 8 || n % (c ? c->block : 8) != 0)
 		return ward_error(WARD_E_FORMAT, "OpenSSH private section of %zu bytes", n);
+	if (r.n != (c ? c->authlen : 0)) /* OpenSSH rejects trailing data too */
+		return ward_error(WARD_E_FORMAT,
+		                  "OpenSSH key with %zu bytes after the private section", r.n);
 
 	/* Decrypt a copy in locked memory; the blob itself is left as it is. */
 	uint8_t *plain = sodium_malloc(n);
@@ -169,7 +221,7 @@ int c4gh_keyfile_ssh_parse(const uint8_t *blob, size_t len, ward_passphrase_fn g
 	memcpy(plain, priv, n);
 	int rc = 0;
 	if (encrypted)
-		rc = ssh_unlock(c, salt, saltlen, rounds, plain, n, get_pass, ctx);
+		rc = ssh_unlock(c, salt, saltlen, rounds, plain, n, tag, get_pass, ctx);
 	if (rc == 0)
 		rc = ssh_private_section(plain, n, encrypted, out);
 	sodium_free(plain);

@@ -79,6 +79,9 @@ struct c4gh_pem {
 int c4gh_pem_decode(const char *text, size_t len, struct c4gh_pem *pem);
 void c4gh_pem_clear(struct c4gh_pem *pem);
 
+/* name (from the input) if it is short printable ASCII, else "(binary)"; for messages. */
+const char *c4gh_printable(const uint8_t *s, size_t n, char buf[48]);
+
 /* "-----BEGIN label-----\n<base64>\n-----END label-----\n", malloc'ed. */
 int c4gh_pem_encode(const char *label, const uint8_t *data, size_t len, char **out);
 
