@@ -143,11 +143,13 @@ int ward_echo_png_read(const char *path, uint8_t **px, int *w, int *h)
 	png_image img;
 	memset(&img, 0, sizeof img);
 	img.version = PNG_IMAGE_VERSION;
-	if (!png_image_begin_read_from_file(&img, path)) {
-		int rc = errno == ENOENT || errno == EACCES
-		             ? ward_error_errno("%s: cannot read PNG", path)
-		             : ward_error(WARD_E_FORMAT, "%s: %s", path, img.message);
+	FILE *fp = fopen(path, "rbe");
+	if (!fp)
+		return ward_error_errno("%s: cannot read PNG", path);
+	if (!png_image_begin_read_from_stdio(&img, fp)) {
+		int rc = ward_error(WARD_E_FORMAT, "%s: %s", path, img.message);
 		png_image_free(&img);
+		fclose(fp);
 		return rc;
 	}
 	img.format = PNG_FORMAT_RGB;
@@ -155,14 +157,17 @@ int ward_echo_png_read(const char *path, uint8_t **px, int *w, int *h)
 	uint8_t *buf = malloc(size ? size : 1);
 	if (!buf) {
 		png_image_free(&img);
+		fclose(fp);
 		return ward_error(WARD_E_NOMEM, "out of memory");
 	}
 	if (!png_image_finish_read(&img, NULL, buf, 0, NULL)) {
 		int rc = ward_error(WARD_E_FORMAT, "%s: %s", path, img.message);
 		png_image_free(&img);
+		fclose(fp);
 		free(buf);
 		return rc;
 	}
+	fclose(fp);
 	*px = buf;
 	*w = (int)img.width;
 	*h = (int)img.height;

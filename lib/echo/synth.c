@@ -106,7 +106,7 @@ void ward_echo_synth_frame(const struct ward_echo_synth_opts *o, long index, uin
 		memset(bgr + (size_t)y * stride, 0, 3 * (size_t)o->width);
 	draw_sector(o, index, bgr, stride);
 	if (o->doppler) {
-		/* H 117 and 177 in OpenCV's 8-bit HSV: inside the blue and red ranges. */
+		/* HSV (117,229,200) and (177,232,220): inside the blue and red ranges. */
 		static const uint8_t blue[3] = {200, 40, 20}, red[3] = {40, 20, 220};
 		int rx = o->width / 8 > 2 ? o->width / 8 : 2,
 		    ry = o->height / 10 > 2 ? o->height / 10 : 2;

@@ -1,6 +1,7 @@
 /* Video decoding to BGR24 frames with libavformat/libavcodec/libswscale, as OpenCV's VideoCapture
  * does. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,9 +22,10 @@ struct ward_echo_video {
 	AVPacket *pkt;
 	AVFrame *frame;
 	int stream;
-	int flushing;  /* the demuxer is at its end; the decoder is being drained */
-	int pending;   /* pkt holds a packet the decoder could not take yet */
-	int err;       /* sticky error of ward_echo_video_next */
+	int flushing; /* the demuxer is at its end; the decoder is being drained */
+	int pending;  /* pkt holds a packet the decoder could not take yet */
+	int err;      /* sticky error of ward_echo_video_next, and its message */
+	char errmsg[256];
 	long frames;   /* frames returned */
 	long expected; /* frames the container announces, 0 if unknown */
 	/* The conversion: sws_w x sws_h from a source of src_fmt. */
@@ -361,9 +363,11 @@ static int next_frame(struct ward_echo_video *v, struct ward_echo_frame *f)
 int ward_echo_video_next(struct ward_echo_video *v, struct ward_echo_frame *f)
 {
 	if (v->err)
-		return ward_error(v->err, "%s: decoding stopped after an earlier error", v->path);
+		return ward_error(v->err, "%s", v->errmsg);
 	int rc = next_frame(v, f);
-	if (rc < 0)
+	if (rc < 0) {
 		v->err = rc;
+		snprintf(v->errmsg, sizeof v->errmsg, "%s", ward_last_error());
+	}
 	return rc;
 }
