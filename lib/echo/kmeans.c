@@ -1,4 +1,6 @@
 /* Fast bit-exact port of OpenCV's cv::kmeans (KMEANS_PP_CENTERS) working on distinct values. */
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,17 +9,405 @@
 #include "echo/fpstrict.h"
 #include "echo/kmeans_internal.h"
 
+/*
+ * Every distance depends only on a point's value, so it is computed once per
+ * distinct value (u of them, typically a tenth of n). What depends on the
+ * order of the n points is kept in that order: the k-means++ walk, the double
+ * sums of the candidate scores and the float sums of the new centres. Two
+ * facts make most of those cheap without changing a bit:
+ *  - adding +0.0 changes nothing, so points whose value is (0,0,0) (the black
+ *    background, a third of a frame) are left out of the centre sums;
+ *  - a sum of non-negative terms that are all multiples of some 2^e, whose
+ *    total stays below 2^(e+53), is exact at every step, hence equal to the
+ *    total computed in any order; this is checked, and when it does not hold
+ *    the sum is done point by point as OpenCV does.
+ * ward_echo_kmeans_ref() is the literal port; the tests compare the two.
+ */
+
+#define BLOCK 256
+
+struct km {
+	const float *uniq;
+	size_t u, n;
+	const uint32_t *idx;
+	uint32_t *cnt;   /* points per distinct value */
+	uint32_t *nzidx; /* distinct index of the points whose value is not (0,0,0), in order */
+	size_t nnz;
+	float *d, *td, *td2; /* per distinct value: k-means++ distances */
+	int *lab;            /* per distinct value */
+	float *dmin;         /* per distinct value: distance to its centre */
+	int *plab;           /* per point, when an empty-cluster repair made labels differ */
+	int pixmode;
+	double *blk; /* per block of points: exact distance sums (walk) */
+};
+
+static inline float l2sqr3(const float *a, const float *b)
+{
+	float s = 0.f;
+	for (int j = 0; j < 3; j++) {
+		float v = a[j] - b[j];
+		s += v * v;
+	}
+	return s;
+}
+
+/* Exponent of the lowest set bit of a positive finite float (v = odd * 2^e). */
+static inline int low_exp(float v)
+{
+	uint32_t b;
+	memcpy(&b, &v, sizeof b);
+	uint32_t e = b >> 23 & 0xff, m = b & 0x7fffff;
+	if (e == 0)
+		return -149 + __builtin_ctz(m);
+	m |= 0x800000;
+	return (int)e - 150 + __builtin_ctz(m);
+}
+
+/* Lowest-bit exponent of a positive finite double. */
+static inline int low_exp_d(double v)
+{
+	uint64_t b;
+	memcpy(&b, &v, sizeof b);
+	int e = (int)(b >> 52 & 0x7ff);
+	uint64_t m = b & 0xfffffffffffffull;
+	if (e == 0)
+		return -1074 + __builtin_ctzll(m);
+	return e - 1075 + __builtin_ctzll(m | 1ull << 52);
+}
+
+/*
+ * Sum over the n points, in order, of v[value of the point] added to a double:
+ * exact totals when the terms allow it, else point by point. *minexp gets
+ * the lowest-bit exponent of the terms (INT32_MAX if all are zero).
+ */
+static double seq_sum(const struct km *m, const float *v, int *minexp, int *exact)
+{
+	int me = INT32_MAX;
+	double total = 0;
+	for (size_t u = 0; u < m->u; u++) {
+		if (v[u] != 0) {
+			int e = low_exp(v[u]);
+			me = e < me ? e : me;
+		}
+		total += (double)m->cnt[u] * v[u];
+	}
+	*minexp = me;
+	*exact = me == INT32_MAX || total < ldexp(1.0, me + 53);
+	if (*exact)
+		return total;
+	double s = 0;
+	for (size_t i = 0; i < m->n; i++)
+		s += v[m->idx[i]];
+	return s;
+}
+
+/* Block sums of d for the walk; valid (returns 1) only when every partial sum is exact. */
+static int walk_blocks(struct km *m, const float *d, int exact)
+{
+	if (!exact)
+		return 0;
+	for (size_t b = 0; b * BLOCK < m->n; b++) {
+		size_t end = (b + 1) * BLOCK < m->n ? (b + 1) * BLOCK : m->n;
+		double s = 0;
+		for (size_t i = b * BLOCK; i < end; i++)
+			s += d[m->idx[i]];
+		m->blk[b] = s;
+	}
+	return 1;
+}
+
+/* for (ci = 0; ci < n-1; ci++) { p -= dist[ci]; if (p <= 0) break; } */
+static size_t walk(const struct km *m, const float *d, double p, int blocks_ok, int me, double sum0)
+{
+	size_t ci = 0, n = m->n;
+	/*
+	 * Every p - prefix is a multiple of 2^ge (the lowest bit of p and of the
+	 * terms) and lies in (-sum0, p], p <= sum0: exact when sum0 < 2^(ge+53).
+	 */
+	int ge = p > 0 ? low_exp_d(p) : INT32_MIN;
+	ge = ge < me ? ge : me;
+	if (blocks_ok && p > 0 && ge != INT32_MIN && ge < 900 && sum0 < ldexp(1.0, ge + 53)) {
+		size_t b = 0;
+		for (; (b + 1) * BLOCK < n; b++) {
+			if (p - m->blk[b] <= 0)
+				break;
+			p -= m->blk[b];
+		}
+		ci = b * BLOCK;
+	}
+	for (; ci < n - 1; ci++) {
+		p -= d[m->idx[ci]];
+		if (p <= 0)
+			break;
+	}
+	return ci;
+}
+
+static void centers_pp(struct km *m, int k, struct ward_echo_rng *rng, float *out)
+{
+	size_t centers[WARD_ECHO_KMEANS_MAXK];
+	float *d = m->d, *td = m->td, *td2 = m->td2;
+	centers[0] = ward_echo_rng_next(rng) % (uint32_t)m->n;
+	const float *c0 = m->uniq + 3 * m->idx[centers[0]];
+	for (size_t u = 0; u < m->u; u++)
+		d[u] = l2sqr3(m->uniq + 3 * u, c0);
+	int me, me_best = INT32_MAX, exact, exact_best = 0;
+	double sum0 = seq_sum(m, d, &me, &exact);
+	for (int c = 1; c < k; c++) {
+		double best_sum = DBL_MAX;
+		size_t best = 0;
+		int blocks_ok = walk_blocks(m, d, exact);
+		for (int t = 0; t < WARD_ECHO_KMEANS_TRIALS; t++) {
+			double p = ward_echo_rng_double(rng) * sum0;
+			size_t ci = walk(m, d, p, blocks_ok, me, sum0);
+			const float *cv = m->uniq + 3 * m->idx[ci];
+			for (size_t u = 0; u < m->u; u++) {
+				float dd = l2sqr3(m->uniq + 3 * u, cv);
+				td2[u] = dd < d[u] ? dd : d[u];
+			}
+			int me2, exact2;
+			double s = seq_sum(m, td2, &me2, &exact2);
+			if (s < best_sum) {
+				best_sum = s;
+				best = ci;
+				me_best = me2;
+				exact_best = exact2;
+				float *tmp = td;
+				td = td2;
+				td2 = tmp;
+			}
+		}
+		centers[c] = best;
+		sum0 = best_sum;
+		me = me_best;
+		exact = exact_best;
+		float *tmp = d;
+		d = td;
+		td = tmp;
+	}
+	m->d = d;
+	m->td = td;
+	m->td2 = td2;
+	for (int c = 0; c < k; c++)
+		memcpy(out + 3 * c, m->uniq + 3 * m->idx[centers[c]], 3 * sizeof(float));
+}
+
+/* Empty clusters: OpenCV's repair on per-point labels (rare, so done literally). */
+static void repair_empty(struct km *m, int k, float *centers, int *counters)
+{
+	if (!m->pixmode)
+		for (size_t i = 0; i < m->n; i++)
+			m->plab[i] = m->lab[m->idx[i]];
+	m->pixmode = 1;
+	for (int c = 0; c < k; c++) {
+		if (counters[c] != 0)
+			continue;
+		int max_k = 0;
+		for (int k1 = 1; k1 < k; k1++)
+			if (counters[max_k] < counters[k1])
+				max_k = k1;
+		double max_dist = 0;
+		size_t far = 0;
+		float *base = centers + 3 * max_k, nb[3];
+		float scale = 1.f / (float)counters[max_k];
+		for (int j = 0; j < 3; j++)
+			nb[j] = base[j] * scale;
+		for (size_t i = 0; i < m->n; i++) {
+			if (m->plab[i] != max_k)
+				continue;
+			double dd = l2sqr3(m->uniq + 3 * m->idx[i], nb);
+			if (max_dist <= dd) {
+				max_dist = dd;
+				far = i;
+			}
+		}
+		counters[max_k]--;
+		counters[c]++;
+		m->plab[far] = c;
+		const float *x = m->uniq + 3 * m->idx[far];
+		for (int j = 0; j < 3; j++) {
+			base[j] -= x[j];
+			centers[3 * c + j] += x[j];
+		}
+	}
+}
+
+static void update_centers(struct km *m, int k, float *centers, const float *old, double *max_shift,
+                           int iter)
+{
+	int counters[WARD_ECHO_KMEANS_MAXK] = {0};
+	memset(centers, 0, (size_t)k * 3 * sizeof(float));
+	for (size_t u = 0; u < m->u; u++)
+		counters[m->lab[u]] += (int)m->cnt[u];
+	for (size_t j = 0; j < m->nnz; j++) {
+		uint32_t u = m->nzidx[j];
+		const float *x = m->uniq + 3 * u;
+		float *c = centers + 3 * m->lab[u];
+		c[0] += x[0];
+		c[1] += x[1];
+		c[2] += x[2];
+	}
+	m->pixmode = 0;
+	for (int c = 0; c < k; c++)
+		if (counters[c] == 0) {
+			repair_empty(m, k, centers, counters);
+			break;
+		}
+	for (int c = 0; c < k; c++) {
+		float scale = 1.f / (float)counters[c];
+		for (int j = 0; j < 3; j++)
+			centers[3 * c + j] *= scale;
+		if (iter > 0) {
+			double dd = 0;
+			for (int j = 0; j < 3; j++) {
+				double t = centers[3 * c + j] - old[3 * c + j];
+				dd += t * t;
+			}
+			if (dd > *max_shift)
+				*max_shift = dd;
+		}
+	}
+}
+
+static void assign(struct km *m, int k, const float *centers)
+{
+	for (size_t u = 0; u < m->u; u++) {
+		int best = 0;
+		double min_dist = DBL_MAX;
+		for (int c = 0; c < k; c++) {
+			double dd = l2sqr3(m->uniq + 3 * u, centers + 3 * c);
+			if (min_dist > dd) {
+				min_dist = dd;
+				best = c;
+			}
+		}
+		m->lab[u] = best;
+	}
+}
+
+/* The last pass: distances to the (unchanged) labels' centres, summed as cv::sum does. */
+static double compactness(struct km *m, const float *centers, double *pbuf)
+{
+	if (!m->pixmode) {
+		for (size_t u = 0; u < m->u; u++)
+			m->dmin[u] = l2sqr3(m->uniq + 3 * u, centers + 3 * m->lab[u]);
+		int me;
+		double total = 0;
+		/* seq_sum's exactness test also covers cv::sum's grouping by four. */
+		me = INT32_MAX;
+		for (size_t u = 0; u < m->u; u++) {
+			if (m->dmin[u] != 0) {
+				int e = low_exp(m->dmin[u]);
+				me = e < me ? e : me;
+			}
+			total += (double)m->cnt[u] * m->dmin[u];
+		}
+		if (me == INT32_MAX || total < ldexp(1.0, me + 53))
+			return total;
+		for (size_t i = 0; i < m->n; i++)
+			pbuf[i] = m->dmin[m->idx[i]];
+	} else {
+		for (size_t i = 0; i < m->n; i++)
+			pbuf[i] = l2sqr3(m->uniq + 3 * m->idx[i], centers + 3 * m->plab[i]);
+	}
+	return ward_echo_kmeans_sum_f64(pbuf, m->n);
+}
+
+static void km_free(struct km *m)
+{
+	free(m->cnt);
+	free(m->nzidx);
+	free(m->d);
+	free(m->td);
+	free(m->td2);
+	free(m->lab);
+	free(m->dmin);
+	free(m->plab);
+	free(m->blk);
+}
+
+static int km_init(struct km *m, const float *uniq, size_t u, const uint32_t *idx, size_t n)
+{
+	memset(m, 0, sizeof *m);
+	m->uniq = uniq;
+	m->u = u;
+	m->idx = idx;
+	m->n = n;
+	m->cnt = calloc(u, sizeof *m->cnt);
+	m->nzidx = malloc(n * sizeof *m->nzidx);
+	m->d = malloc(u * sizeof *m->d);
+	m->td = malloc(u * sizeof *m->td);
+	m->td2 = malloc(u * sizeof *m->td2);
+	m->lab = malloc(u * sizeof *m->lab);
+	m->dmin = malloc(u * sizeof *m->dmin);
+	m->plab = malloc(n * sizeof(double)); /* also the compactness buffer */
+	m->blk = malloc((n / BLOCK + 1) * sizeof *m->blk);
+	if (!m->cnt || !m->nzidx || !m->d || !m->td || !m->td2 || !m->lab || !m->dmin || !m->plab ||
+	    !m->blk) {
+		km_free(m);
+		return ward_error(WARD_E_NOMEM, "kmeans: out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (idx[i] >= u) {
+			km_free(m);
+			return ward_error(WARD_E_INVAL, "kmeans: index out of range");
+		}
+		m->cnt[idx[i]]++;
+		const float *x = uniq + 3 * idx[i];
+		if (x[0] != 0 || x[1] != 0 || x[2] != 0)
+			m->nzidx[m->nnz++] = idx[i];
+	}
+	return 0;
+}
+
 int ward_echo_kmeans(const float *uniq, size_t u, const uint32_t *idx, size_t n,
                      const struct ward_echo_kmeans_opts *o, struct ward_echo_rng *rng, int *labels,
-                     float *centers, double *compactness)
+                     float *best_centers, double *compactness_out)
 {
-	(void)u;
-	float *data = malloc(n * 3 * sizeof *data);
-	if (!data)
+	struct ward_echo_kmeans_crit cr;
+	int rc = ward_echo_kmeans_check(n, o, &cr);
+	if (rc == 0 && u == 0)
+		rc = ward_error(WARD_E_INVAL, "kmeans: no values");
+	struct km m;
+	if (rc || (rc = km_init(&m, uniq, u, idx, n)))
+		return rc;
+	double *pbuf = malloc(n * sizeof *pbuf);
+	if (!pbuf) {
+		km_free(&m);
 		return ward_error(WARD_E_NOMEM, "kmeans: out of memory");
-	for (size_t i = 0; i < n; i++)
-		memcpy(data + 3 * i, uniq + 3 * idx[i], 3 * sizeof(float));
-	int rc = ward_echo_kmeans_ref(data, n, o, rng, labels, centers, compactness);
-	free(data);
-	return rc;
+	}
+	int k = o->k;
+	float ca[WARD_ECHO_KMEANS_MAXK * 3], cb[WARD_ECHO_KMEANS_MAXK * 3];
+	double best = DBL_MAX;
+	for (int a = 0; a < cr.attempts; a++) {
+		float *centers = ca, *old = cb;
+		double comp = 0;
+		m.pixmode = 0;
+		for (int iter = 0;;) {
+			double max_shift = iter == 0 ? DBL_MAX : 0.0;
+			float *t = centers;
+			centers = old;
+			old = t;
+			if (iter == 0)
+				centers_pp(&m, k, rng, centers);
+			else
+				update_centers(&m, k, centers, old, &max_shift, iter);
+			if (++iter == cr.max_iter || max_shift <= cr.eps) {
+				comp = compactness(&m, centers, pbuf);
+				break;
+			}
+			assign(&m, k, centers);
+		}
+		if (comp < best) {
+			best = comp;
+			memcpy(best_centers, centers, (size_t)k * 3 * sizeof(float));
+			for (size_t i = 0; i < n; i++)
+				labels[i] = m.pixmode ? m.plab[i] : m.lab[idx[i]];
+		}
+	}
+	if (compactness_out)
+		*compactness_out = best;
+	free(pbuf);
+	km_free(&m);
+	return 0;
 }
