@@ -33,6 +33,8 @@ void ward_echo_pseudonym_key_free(struct ward_echo_pseudonym_key *k)
 int ward_echo_pseudonym_key_load(const char *path, struct ward_echo_pseudonym_key **out)
 {
 	*out = NULL;
+	if (sodium_init() < 0)
+		return ward_error(WARD_E_INTERNAL, "libsodium failed to initialise");
 	/* 64 digits, an optional "\n" or "\r\n", and one byte to notice more. */
 	char *text = sodium_malloc(2 * WARD_ECHO_PSEUDONYM_KEYBYTES + 3);
 	if (!text)
