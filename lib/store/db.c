@@ -1,0 +1,447 @@
+/* The store's SQLite database: creation with fresh keys, opening sealed, unsealing, checkpoints. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "core/core_internal.h"
+#include "store/store_internal.h"
+
+static const char SCHEMA[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+    "CREATE TABLE sessions(name TEXT PRIMARY KEY, digest BLOB NOT NULL, owner BLOB NOT NULL,"
+    " doc BLOB NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE TABLE secrets(session TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,"
+    " value BLOB NOT NULL, PRIMARY KEY(session, name));"
+    "CREATE TABLE history(id INTEGER PRIMARY KEY, session TEXT NOT NULL, op TEXT NOT NULL,"
+    " digest BLOB, predecessor BLOB, actor BLOB, time INTEGER NOT NULL);"
+    "CREATE INDEX history_session ON history(session, id);"
+    "CREATE TABLE trust(kind INTEGER NOT NULL, value BLOB NOT NULL, label TEXT NOT NULL,"
+    " added INTEGER NOT NULL, mac BLOB NOT NULL, PRIMARY KEY(kind, value));"
+    "CREATE TABLE anchor(id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL,"
+    " hash BLOB NOT NULL, sig BLOB NOT NULL);";
+
+const char *store_schema(void)
+{
+	return SCHEMA;
+}
+
+int store_sqlerr(struct ward_store *st, const char *what)
+{
+	int e = sqlite3_errcode(st->db);
+	return ward_error(e == SQLITE_FULL || e == SQLITE_IOERR ? WARD_E_IO : WARD_E_INTERNAL,
+	                  "store: %s: %s", what, sqlite3_errmsg(st->db));
+}
+
+int store_exec(struct ward_store *st, const char *sql)
+{
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return store_sqlerr(st, sql);
+	return 0;
+}
+
+int store_meta_get(sqlite3 *db, const char *key, uint8_t **val, size_t *len)
+{
+	sqlite3_stmt *q;
+	*val = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return ward_error(WARD_E_FORMAT, "store: %s", sqlite3_errmsg(db));
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	int rc = WARD_E_NOTFOUND;
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		*len = (size_t)sqlite3_column_bytes(q, 0);
+		*val = malloc(*len + 1);
+		if (!*val) {
+			rc = WARD_E_NOMEM;
+		} else {
+			if (*len)
+				memcpy(*val, sqlite3_column_blob(q, 0), *len);
+			(*val)[*len] = 0;
+			rc = 0;
+		}
+	}
+	sqlite3_finalize(q);
+	if (rc == WARD_E_NOTFOUND)
+		return ward_error(rc, "store: no '%s' in the store's metadata", key);
+	return rc ? ward_error(rc, "out of memory") : 0;
+}
+
+int store_meta_put(sqlite3 *db, const char *key, const void *val, size_t len)
+{
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", -1, &q,
+	                       NULL) != SQLITE_OK)
+		return ward_error(WARD_E_INTERNAL, "store: %s", sqlite3_errmsg(db));
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 2, len ? val : "", (int)len, SQLITE_STATIC);
+	int ok = sqlite3_step(q) == SQLITE_DONE;
+	sqlite3_finalize(q);
+	return ok ? 0 : ward_error(WARD_E_IO, "store: writing '%s': %s", key, sqlite3_errmsg(db));
+}
+
+int store_begin(struct ward_store *st)
+{
+	return store_exec(st, "BEGIN IMMEDIATE");
+}
+
+int store_commit(struct ward_store *st)
+{
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		int rc = store_sqlerr(st, "commit");
+		store_rollback(st);
+		return rc;
+	}
+	return 0;
+}
+
+void store_rollback(struct ward_store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int store_anchor_put(struct ward_store *st, const struct ward_audit_pos *pos)
+{
+	struct ward_audit_anchor a;
+	ward_audit_anchor_sign(st->audit, pos, &a);
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(st->db,
+	                       "INSERT INTO anchor(id, seq, hash, sig) VALUES(1, ?1, ?2, ?3) "
+	                       "ON CONFLICT(id) DO UPDATE SET seq = ?1, hash = ?2, sig = ?3 "
+	                       "WHERE seq < ?1",
+	                       -1, &q, NULL) != SQLITE_OK)
+		return store_sqlerr(st, "anchor");
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)pos->seq);
+	sqlite3_bind_blob(q, 2, pos->hash, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 3, a.sig, 64, SQLITE_STATIC);
+	int ok = sqlite3_step(q) == SQLITE_DONE;
+	sqlite3_finalize(q);
+	return ok ? 0 : store_sqlerr(st, "writing the audit checkpoint");
+}
+
+/* Opens cas.db in dir with the pragmas every connection needs. */
+static int open_db(const char *dir, int flags, sqlite3 **db)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, WARD_STORE_DB);
+	if (sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		int rc = ward_error(WARD_E_IO, "%s: %s", path, sqlite3_errmsg(*db));
+		sqlite3_close(*db);
+		*db = NULL;
+		return rc;
+	}
+	sqlite3_busy_timeout(*db, 10000);
+	if (flags & SQLITE_OPEN_READWRITE) {
+		/* WAL for crash safety; FULL so an acknowledged change survives power loss too. */
+		if (sqlite3_exec(*db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL,
+		                 NULL, NULL) != SQLITE_OK) {
+			int rc = ward_error(WARD_E_IO, "%s: %s", path, sqlite3_errmsg(*db));
+			sqlite3_close(*db);
+			*db = NULL;
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static struct ward_store *store_new(const char *dir)
+{
+	struct ward_store *st = calloc(1, sizeof *st);
+	if (!st)
+		return NULL;
+	pthread_mutex_init(&st->mu, NULL);
+	st->dir = strdup(dir);
+	st->shares = sodium_malloc(WARD_SHAMIR_MAX_SHARES * 32);
+	if (!st->dir || !st->shares) {
+		ward_store_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+void ward_store_close(struct ward_store *st)
+{
+	if (!st)
+		return;
+	ward_audit_close(st->audit);
+	if (st->dek)
+		sodium_free(st->dek);
+	if (st->shares)
+		sodium_free(st->shares);
+	if (st->db)
+		sqlite3_close(st->db);
+	free(st->dir);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+void ward_store_text_free(char *text)
+{
+	if (text)
+		sodium_free(text);
+}
+
+static int read_u32_meta(sqlite3 *db, const char *key, unsigned *out)
+{
+	uint8_t *v;
+	size_t n;
+	int rc = store_meta_get(db, key, &v, &n);
+	if (rc)
+		return rc;
+	if (n != 4) {
+		free(v);
+		return ward_error(WARD_E_FORMAT, "store: bad '%s'", key);
+	}
+	*out = ward_load32_be(v);
+	free(v);
+	return 0;
+}
+
+int ward_store_open(const char *dir, struct ward_store **out)
+{
+	*out = NULL;
+	if (sodium_init() < 0)
+		return ward_error(WARD_E_INTERNAL, "libsodium failed to initialise");
+	char path[4096];
+	struct stat sb;
+	snprintf(path, sizeof path, "%s/%s", dir, WARD_STORE_DB);
+	if (stat(path, &sb) != 0)
+		return ward_error(errno == ENOENT ? WARD_E_NOTFOUND : WARD_E_IO,
+		                  "%s: no key-service store here (run `ward cas init`)", dir);
+	struct ward_store *st = store_new(dir);
+	if (!st)
+		return ward_error(WARD_E_NOMEM, "out of memory");
+	int rc = open_db(dir, SQLITE_OPEN_READWRITE, &st->db);
+	uint8_t *v = NULL;
+	size_t n = 0;
+	if (!rc && (rc = store_meta_get(st->db, "format", &v, &n)) == 0 &&
+	    (n != strlen(STORE_FORMAT) || memcmp(v, STORE_FORMAT, n) != 0))
+		rc = ward_error(WARD_E_FORMAT, "%s: store format is not %s", dir, STORE_FORMAT);
+	free(v);
+	if (!rc && (rc = store_meta_get(st->db, "set_id", &v, &n)) == 0) {
+		if (n == WARD_SHAMIR_SETID_BYTES)
+			memcpy(st->set_id, v, n);
+		else
+			rc = ward_error(WARD_E_FORMAT, "store: bad set id");
+		free(v);
+	}
+	unsigned dev = 0;
+	if (!rc && !(rc = read_u32_meta(st->db, "threshold", &st->k)) &&
+	    !(rc = read_u32_meta(st->db, "shares", &st->n)))
+		rc = read_u32_meta(st->db, "dev", &dev);
+	st->dev = dev != 0;
+	if (rc) {
+		ward_store_close(st);
+		return rc == WARD_E_NOTFOUND
+		           ? ward_error(WARD_E_FORMAT, "%s: not a ward store", dir)
+		           : rc;
+	}
+	*out = st;
+	return 0;
+}
+
+int ward_store_sealed(struct ward_store *st)
+{
+	pthread_mutex_lock(&st->mu);
+	int sealed = st->dek == NULL;
+	pthread_mutex_unlock(&st->mu);
+	return sealed;
+}
+
+int ward_store_is_dev(struct ward_store *st)
+{
+	return st->dev;
+}
+
+void ward_store_unseal_progress(struct ward_store *st, unsigned *have, unsigned *need)
+{
+	pthread_mutex_lock(&st->mu);
+	*need = st->k;
+	*have = st->dek ? st->k : st->have;
+	pthread_mutex_unlock(&st->mu);
+}
+
+static void forget_shares(struct ward_store *st)
+{
+	sodium_memzero(st->shares, WARD_SHAMIR_MAX_SHARES * 32);
+	memset(st->xs, 0, sizeof st->xs);
+	st->have = 0;
+}
+
+/* With the KEK: unwraps the data key and opens the audit log (caller holds mu). */
+static int open_with_kek(struct ward_store *st, const uint8_t *kek)
+{
+	uint8_t *blob = NULL, *dek = NULL, *sk = NULL, *pk = NULL;
+	size_t blen, dlen, sklen, pklen;
+	struct store_aad aad;
+	int rc = store_meta_get(st->db, "dek", &blob, &blen);
+	if (rc)
+		return rc;
+	store_aad_init(&aad, "dek");
+	store_aad_add(&aad, st->set_id, sizeof st->set_id);
+	rc = store_decrypt(kek, &aad, blob, blen, &dek, &dlen);
+	free(blob);
+	if (rc || dlen != 32) {
+		if (dek)
+			sodium_free(dek);
+		return ward_error(WARD_E_BADMSG, "the shares do not open this store "
+		                                 "(wrong or mistyped shares); start again");
+	}
+	if (!(rc = store_meta_get(st->db, "audit_pk", &pk, &pklen)) &&
+	    !(rc = store_meta_get(st->db, "audit_sk", &blob, &blen))) {
+		store_aad_init(&aad, "audit-sk");
+		store_aad_add(&aad, pk, pklen);
+		rc = store_decrypt(dek, &aad, blob, blen, &sk, &sklen);
+		free(blob);
+		if (!rc && sklen != 64)
+			rc = ward_error(WARD_E_FORMAT, "store: bad audit key");
+	}
+	free(pk);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", st->dir, WARD_STORE_AUDIT);
+	if (!rc)
+		rc = ward_audit_open(path, sk, &st->audit);
+	if (sk)
+		sodium_free(sk);
+	if (rc) {
+		sodium_free(dek);
+		return rc;
+	}
+	st->dek = dek;
+	return 0;
+}
+
+/* Logs the unseal and checkpoints it (caller holds mu). */
+static int log_unseal(struct ward_store *st)
+{
+	json_object *f = json_object_new_object();
+	json_object_object_add(f, "threshold", json_object_new_int((int)st->k));
+	struct ward_audit_pos pos;
+	int rc = ward_audit_append(st->audit, "cas.unseal", f, &pos);
+	json_object_put(f);
+	if (!rc && !(rc = store_anchor_put(st, &pos)))
+		st->anchored = pos.seq;
+	return rc;
+}
+
+int ward_store_unseal(struct ward_store *st, const char *share, unsigned *have, unsigned *need)
+{
+	uint8_t set[WARD_SHAMIR_SETID_BYTES], y[WARD_SHAMIR_MAX_SECRET];
+	unsigned k, x;
+	size_t len;
+	pthread_mutex_lock(&st->mu);
+	*need = st->k;
+	int rc = 0;
+	if (st->dek) {
+		*have = st->k;
+		goto out;
+	}
+	if ((rc = ward_shamir_share_parse(share, set, &k, &x, y, sizeof y, &len)))
+		goto out;
+	if (memcmp(set, st->set_id, sizeof set) != 0 || k != st->k || len != 32) {
+		rc = ward_error(WARD_E_CONFLICT, "this share belongs to another key-service store");
+		goto out;
+	}
+	for (unsigned i = 0; i < st->have; i++)
+		if (st->xs[i] == x) {
+			rc = ward_error(WARD_E_EXISTS, "share %u was given already", x);
+			goto out;
+		}
+	memcpy(st->shares + st->have * 32, y, 32);
+	st->xs[st->have++] = (uint8_t)x;
+	if (st->have == st->k) {
+		const uint8_t *ys[WARD_SHAMIR_MAX_SHARES];
+		for (unsigned i = 0; i < st->k; i++)
+			ys[i] = st->shares + i * 32;
+		uint8_t *kek = sodium_malloc(32);
+		rc = kek ? ward_shamir_combine(st->xs, ys, st->k, 32, kek) : WARD_E_NOMEM;
+		forget_shares(st);
+		if (!rc)
+			rc = open_with_kek(st, kek);
+		if (kek)
+			sodium_free(kek);
+		if (!rc && (rc = log_unseal(st))) {
+			/* No audit, no service: stay sealed. */
+			ward_audit_close(st->audit);
+			st->audit = NULL;
+			sodium_free(st->dek);
+			st->dek = NULL;
+		}
+	}
+out:
+	*have = st->dek ? st->k : st->have;
+	sodium_memzero(y, sizeof y);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_audit_locked(struct ward_store *st, const char *event, struct json_object *fields,
+                       struct ward_audit_pos *pos)
+{
+	int rc = ward_audit_append(st->audit, event, fields, pos);
+	if (!rc && !(rc = store_anchor_put(st, pos)))
+		st->anchored = pos->seq > st->anchored ? pos->seq : st->anchored;
+	return rc;
+}
+
+int ward_store_audit(struct ward_store *st, const char *event, struct json_object *fields)
+{
+	pthread_mutex_lock(&st->mu);
+	struct ward_audit *a = st->audit;
+	pthread_mutex_unlock(&st->mu);
+	if (!a)
+		return ward_error(WARD_E_SEALED, "the key service is sealed");
+	/* The append itself runs unlocked so concurrent events share one fdatasync. */
+	struct ward_audit_pos pos;
+	int rc = ward_audit_append(a, event, fields, &pos);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&st->mu);
+	if (pos.seq > st->anchored) {
+		rc = store_anchor_put(st, &pos);
+		if (!rc)
+			st->anchored = pos.seq;
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int ward_store_audit_anchor(const char *dir, uint8_t pk[32], struct ward_audit_anchor *anchor)
+{
+	sqlite3 *db;
+	int rc = open_db(dir, SQLITE_OPEN_READONLY, &db);
+	if (rc)
+		return rc;
+	uint8_t *v = NULL;
+	size_t n;
+	if (!(rc = store_meta_get(db, "audit_pk", &v, &n)) && n != 32)
+		rc = ward_error(WARD_E_FORMAT, "store: bad audit key");
+	if (!rc)
+		memcpy(pk, v, 32);
+	free(v);
+	sqlite3_stmt *q;
+	memset(anchor, 0, sizeof *anchor);
+	if (!rc && sqlite3_prepare_v2(db, "SELECT seq, hash, sig FROM anchor WHERE id = 1", -1, &q,
+	                              NULL) == SQLITE_OK) {
+		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_bytes(q, 1) == 32 &&
+		    sqlite3_column_bytes(q, 2) == 64) {
+			anchor->pos.seq = (uint64_t)sqlite3_column_int64(q, 0);
+			memcpy(anchor->pos.hash, sqlite3_column_blob(q, 1), 32);
+			memcpy(anchor->sig, sqlite3_column_blob(q, 2), 64);
+		} else {
+			rc = ward_error(WARD_E_NOTFOUND, "store: no audit checkpoint");
+		}
+		sqlite3_finalize(q);
+	} else if (!rc) {
+		rc = ward_error(WARD_E_FORMAT, "store: %s", sqlite3_errmsg(db));
+	}
+	sqlite3_close(db);
+	return rc;
+}

@@ -1,0 +1,71 @@
+/* Private parts of the key-service store: the handle, SQLite helpers, encryption helpers. */
+#ifndef WARD_STORE_INTERNAL_H
+#define WARD_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "ward/shamir.h"
+#include "ward/store.h"
+
+#define STORE_FORMAT "ward-cas-1"
+#define STORE_NONCE  12
+#define STORE_TAG    16
+
+struct ward_store {
+	sqlite3 *db;
+	pthread_mutex_t mu; /* one connection: every statement and transaction under mu */
+	char *dir;
+	int dev;
+	/* Unsealing. */
+	uint8_t set_id[WARD_SHAMIR_SETID_BYTES];
+	unsigned k, n;
+	uint8_t *shares; /* sodium_malloc: 255 * 32 bytes of given share values */
+	uint8_t xs[WARD_SHAMIR_MAX_SHARES];
+	unsigned have;
+	/* Unsealed state. */
+	uint8_t *dek; /* sodium_malloc, 32 bytes; NULL while sealed */
+	struct ward_audit *audit;
+	uint64_t anchored; /* sequence number of the stored checkpoint */
+};
+
+/* ---- db.c ---- */
+const char *store_schema(void);
+int store_exec(struct ward_store *st, const char *sql);
+int store_sqlerr(struct ward_store *st, const char *what);
+/* Reads a meta value (malloc'ed) or WARD_E_NOTFOUND. */
+int store_meta_get(sqlite3 *db, const char *key, uint8_t **val, size_t *len);
+int store_meta_put(sqlite3 *db, const char *key, const void *val, size_t len);
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK on the locked store. */
+int store_begin(struct ward_store *st);
+int store_commit(struct ward_store *st);
+void store_rollback(struct ward_store *st);
+/* Writes the checkpoint for pos inside the current transaction (advance only). */
+int store_anchor_put(struct ward_store *st, const struct ward_audit_pos *pos);
+/* Appends an audit entry and, unless in_txn, advances the checkpoint (locks mu itself). */
+int store_audit_locked(struct ward_store *st, const char *event, struct json_object *fields,
+                       struct ward_audit_pos *pos);
+
+/* ---- crypt.c ---- */
+
+/* Associated data: length-prefixed fields, so no two field lists encode alike. */
+struct store_aad {
+	uint8_t buf[1024];
+	size_t len;
+	int overflow;
+};
+void store_aad_init(struct store_aad *a, const char *kind);
+void store_aad_add(struct store_aad *a, const void *p, size_t n);
+void store_aad_str(struct store_aad *a, const char *s);
+
+/* AES-256-GCM: blob = nonce || ciphertext || tag (malloc'ed). */
+int store_encrypt(const uint8_t key[32], const struct store_aad *aad, const uint8_t *pt, size_t len,
+                  uint8_t **blob, size_t *blen);
+/* Authenticates and decrypts; *pt is sodium_malloc'ed with a NUL after len. WARD_E_BADMSG. */
+int store_decrypt(const uint8_t key[32], const struct store_aad *aad, const uint8_t *blob,
+                  size_t blen, uint8_t **pt, size_t *len);
+
+#endif
