@@ -120,7 +120,8 @@ test-asan:
 		LDFLAGS="-fsanitize=address,undefined" all
 
 fuzz:
-	$(Q)$(MAKE) --no-print-directory -f fuzz/fuzz.mk BUILD=build/fuzz
+	$(Q)$(MAKE) --no-print-directory -f fuzz/fuzz.mk BUILD=build/fuzz \
+		PKG_CFLAGS="$(PKG_CFLAGS)" PKG_LIBS="$(PKG_LIBS)"
 
 fuzz-smoke: fuzz
 	$(Q)./fuzz/smoke.sh build/fuzz

@@ -1,11 +1,11 @@
 # Builds the libFuzzer harnesses: make -f fuzz/fuzz.mk BUILD=build/fuzz
 BUILD  ?= build/fuzz
 CC     := clang
-PKGS   := $(shell sed -n 's/^PKGS := //p' Makefile | tr -d '\\')
+# PKG_CFLAGS and PKG_LIBS come from the main Makefile (`make fuzz`).
 SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all
 CFLAGS := -O1 -g -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -Iinclude -Ilib \
-	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -DWARD_FUZZING
-LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
+	$(PKG_CFLAGS) -DWARD_FUZZING
+LIBS   := $(PKG_LIBS) -lm -pthread
 
 LIB_SRC  := $(sort $(wildcard lib/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)

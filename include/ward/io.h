@@ -14,7 +14,7 @@ struct ward_outfile;
  * Opens an output. path NULL or "-" means standard output, written directly.
  * Otherwise a temporary file "PATH.XXXXXX" is created beside PATH with the
  * given mode (0600 for secrets) and becomes PATH only on commit. If the
- * process is killed by SIGINT, SIGTERM, SIGHUP or SIGPIPE the temporary file
+ * process is killed by SIGINT, SIGTERM, SIGHUP, SIGPIPE or SIGBUS the temporary file
  * is removed. Returns 0 and sets *out, or a negative ward_err.
  */
 WARD_EXPORT WARD_NODISCARD int ward_outfile_open(const char *path, unsigned mode,

@@ -34,7 +34,7 @@ static void pending_add(char *tmp)
 {
 	static int handlers_installed;
 	if (!handlers_installed) {
-		int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+		int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGBUS};
 		for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
 			struct sigaction sa = {.sa_handler = on_fatal_signal};
 			struct sigaction old;

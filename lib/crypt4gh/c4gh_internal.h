@@ -95,6 +95,12 @@ void c4gh_aead_free(struct c4gh_aead *a);
 int c4gh_aead_seal(struct c4gh_aead *a, const uint8_t key[32], uint8_t *seg, size_t len);
 /* In place: seg holds nonce | ct | mac (clen = whole chunk); plaintext at seg+12. */
 int c4gh_aead_open(struct c4gh_aead *a, const uint8_t key[32], uint8_t *seg, size_t clen);
+/* Out of place: pt (len bytes) sealed into seg = nonce (set by the caller) | ct | mac. */
+int c4gh_aead_seal_to(struct c4gh_aead *a, const uint8_t key[32], const uint8_t *pt, size_t len,
+                      uint8_t *seg);
+/* Out of place: chunk seg (clen bytes) opened into pt; seg is left untouched. */
+int c4gh_aead_open_to(struct c4gh_aead *a, const uint8_t key[32], const uint8_t *seg, size_t clen,
+                      uint8_t *pt);
 
 /* Deduplicates recipients in place; returns the new count. */
 size_t c4gh_dedup_keys(uint8_t (*keys)[32], size_t n);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,26 +43,10 @@ static uint64_t sched_peek(struct ward_c4gh_reader *r)
 
 /* ---- batches ------------------------------------------------------------- */
 
-/* Reads `want` bytes at segment seg into dst; returns bytes read or <0. */
-static int64_t read_segments(struct ward_c4gh_reader *r, uint64_t seg, uint8_t *dst, size_t want)
+/* A pipe: reads `want` bytes at segment seg into dst, skipping unneeded segments unread. */
+static int64_t read_pipe_segments(struct ward_c4gh_reader *r, uint64_t seg, uint8_t *dst,
+                                  size_t want)
 {
-	uint64_t off = (uint64_t)r->base + r->header_len + seg * (uint64_t)C4GH_CSEG;
-	if (r->seekable) {
-		size_t got = 0;
-		while (got < want) {
-			ssize_t n = pread(r->fd, dst + got, want - got, (off_t)(off + got));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return ward_error_errno("cannot read segment %llu",
-				                        (unsigned long long)seg);
-			if (n == 0)
-				break;
-			got += (size_t)n;
-		}
-		return (int64_t)got;
-	}
-	/* A pipe: skip unneeded segments by reading them without decrypting. */
 	while (r->in_seg < seg) {
 		uint64_t skip = (seg - r->in_seg) * (uint64_t)C4GH_CSEG;
 		size_t chunk = skip < r->batch_cap ? (size_t)skip : r->batch_cap;
@@ -87,7 +72,11 @@ static int64_t read_segments(struct ward_c4gh_reader *r, uint64_t seg, uint8_t *
 	return n;
 }
 
-/* Fills b with the next run of consecutive needed segments. 0 = nothing left. */
+/*
+ * Fills b with the next run of consecutive needed segments. From a file only
+ * the geometry is set: the worker reads the bytes itself, so reading runs in
+ * parallel too. From a pipe the bytes are read here, in order. 0 = nothing left.
+ */
 static int batch_fill(struct ward_c4gh_reader *r, struct c4gh_batch *b)
 {
 	uint64_t s = sched_peek(r);
@@ -101,34 +90,83 @@ static int batch_fill(struct ward_c4gh_reader *r, struct c4gh_batch *b)
 	}
 	if (r->ramp < C4GH_BATCH_SEGS)
 		r->ramp *= 2; /* sequential reading: read further ahead each time */
-	int64_t got = read_segments(r, s, b->buf, (size_t)n * C4GH_CSEG);
-	if (got < 0)
-		return (int)got;
+	size_t want = (size_t)n * C4GH_CSEG;
 	b->seg0 = s;
-	b->bytes = (size_t)got;
-	b->nseg = (uint32_t)((b->bytes + C4GH_CSEG - 1) / C4GH_CSEG);
-	if ((size_t)got < (size_t)n * C4GH_CSEG)
-		r->nseg_known = s + b->nseg; /* end of data */
 	b->err = 0;
 	b->good = 0;
+	if (r->seekable) {
+		uint64_t off = (uint64_t)r->base + r->header_len + s * (uint64_t)C4GH_CSEG;
+		b->src_off = (off_t)off;
+		b->bytes = r->data_end - off < want ? (size_t)(r->data_end - off) : want;
+	} else {
+		int64_t got = read_pipe_segments(r, s, b->buf, want);
+		if (got < 0)
+			return (int)got;
+		b->src_off = -1;
+		b->bytes = (size_t)got;
+		if ((size_t)got < want)
+			r->nseg_known =
+			    s + (b->bytes + C4GH_CSEG - 1) / C4GH_CSEG; /* end of data */
+	}
+	b->nseg = (uint32_t)((b->bytes + C4GH_CSEG - 1) / C4GH_CSEG);
 	return b->nseg ? 1 : 0;
 }
 
-/* Tries the data keys on one chunk, in place; multiple keys need a copy. */
-static int open_chunk(struct c4gh_batch *b, struct c4gh_aead *a, uint8_t *chunk, size_t clen)
+/*
+ * Maps the batch's ciphertext from the file (zero copy: segments are opened
+ * straight from the page cache into b->buf), or reads it into b->buf if
+ * mapping fails. Returns the ciphertext; *map is set if it must be unmapped.
+ */
+static const uint8_t *batch_source(struct c4gh_batch *b, void **map, size_t *maplen)
+{
+	static long page;
+	if (!page)
+		page = sysconf(_SC_PAGESIZE);
+	*map = NULL;
+	if (b->src_off < 0)
+		return b->buf;
+	off_t start = b->src_off & ~(off_t)(page - 1);
+	size_t delta = (size_t)(b->src_off - start);
+	*maplen = b->bytes + delta;
+	void *m = mmap(NULL, *maplen, PROT_READ, MAP_PRIVATE | MAP_POPULATE, b->r->fd, start);
+	if (m != MAP_FAILED) {
+		*map = m;
+		return (const uint8_t *)m + delta;
+	}
+	size_t got = 0;
+	while (got < b->bytes) {
+		ssize_t n = pread(b->r->fd, b->buf + got, b->bytes - got, b->src_off + (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	b->bytes = got; /* a file that shrank: the short chunk fails below */
+	return b->buf;
+}
+
+/* Tries the data keys on one chunk. In place (src == dst-12) several keys need a copy. */
+static int open_chunk(struct c4gh_batch *b, struct c4gh_aead *a, const uint8_t *src, size_t clen,
+                      uint8_t *dst)
 {
 	const struct ward_c4gh_reader *r = b->r;
+	int in_place = src + C4GH_NONCE == dst;
 	if (r->hdr.nkeys == 1)
-		return c4gh_aead_open(a, r->hdr.keys[0], chunk, clen);
-	uint8_t *copy = b->scratch;
+		return c4gh_aead_open_to(a, r->hdr.keys[0], src, clen, dst);
 	for (size_t k = 0; k < r->hdr.nkeys; k++) {
 		size_t key = (b->last_key + k) % r->hdr.nkeys;
-		memcpy(copy, chunk, clen);
-		if (c4gh_aead_open(a, r->hdr.keys[key], copy, clen) == 0) {
-			memcpy(chunk, copy, clen);
+		const uint8_t *from = src;
+		if (in_place) {
+			memcpy(b->scratch, src, clen);
+			from = b->scratch;
+		}
+		if (c4gh_aead_open_to(a, r->hdr.keys[key], from, clen, dst) == 0) {
 			b->last_key = key;
 			return 0;
 		}
+		if (in_place)
+			memcpy(dst - C4GH_NONCE, b->scratch, clen); /* restore the ciphertext */
 	}
 	return WARD_E_BADMSG;
 }
@@ -136,14 +174,21 @@ static int open_chunk(struct c4gh_batch *b, struct c4gh_aead *a, uint8_t *chunk,
 static void batch_decrypt(struct c4gh_job *job, struct c4gh_aead *a)
 {
 	struct c4gh_batch *b = (struct c4gh_batch *)job;
+	void *map;
+	size_t maplen = 0;
+	const uint8_t *src = batch_source(b, &map, &maplen);
+	uint32_t nseg = (uint32_t)((b->bytes + C4GH_CSEG - 1) / C4GH_CSEG);
 	for (uint32_t j = 0; j < b->nseg; j++) {
-		uint8_t *chunk = b->buf + (size_t)j * C4GH_CSEG;
-		size_t clen = j + 1 < b->nseg ? C4GH_CSEG : b->bytes - (size_t)j * C4GH_CSEG;
-		int rc =
-		    clen > C4GH_NONCE + C4GH_MAC ? open_chunk(b, a, chunk, clen) : WARD_E_TRUNCATED;
+		uint8_t *dst = b->buf + (size_t)j * C4GH_CSEG + C4GH_NONCE;
+		size_t clen = j + 1 < nseg ? C4GH_CSEG
+		              : j < nseg   ? b->bytes - (size_t)j * C4GH_CSEG
+		                           : 0;
+		int rc = clen > C4GH_NONCE + C4GH_MAC
+		             ? open_chunk(b, a, src + (size_t)j * C4GH_CSEG, clen, dst)
+		             : WARD_E_TRUNCATED;
 		if (rc != 0) {
 			/* Never let a byte of unauthenticated plaintext out. */
-			sodium_memzero(chunk, clen);
+			sodium_memzero(dst - C4GH_NONCE, C4GH_CSEG);
 			b->err = rc == WARD_E_BADMSG && clen < C4GH_CSEG ? WARD_E_TRUNCATED : rc;
 			b->bad_len = clen;
 			break;
@@ -151,6 +196,8 @@ static void batch_decrypt(struct c4gh_job *job, struct c4gh_aead *a)
 		b->seglen[j] = (uint32_t)(clen - C4GH_NONCE - C4GH_MAC);
 		b->good = j + 1;
 	}
+	if (map)
+		munmap(map, maplen);
 }
 
 /* Keeps the pipeline full: as many batches in flight as there are slots. */

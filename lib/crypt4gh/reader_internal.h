@@ -15,7 +15,8 @@ struct c4gh_batch {
 	uint64_t seg0;    /* first segment index */
 	uint32_t nseg;    /* segments held (the last may be short) */
 	uint32_t good;    /* segments authenticated, from the first */
-	size_t bytes;     /* ciphertext bytes read */
+	size_t bytes;     /* ciphertext bytes */
+	off_t src_off;    /* file offset of the ciphertext, or -1: already in buf */
 	uint8_t *buf;     /* nseg chunks at a stride of C4GH_CSEG, decrypted in place */
 	uint8_t *scratch; /* one chunk, to try several data keys */
 	size_t last_key;
@@ -41,6 +42,7 @@ struct ward_c4gh_reader {
 	uint64_t sched_seg;
 	int sched_done;
 	uint64_t nseg_known; /* segments in the file (UINT64_MAX until known) */
+	uint64_t data_end;   /* file size when opened (regular files) */
 	uint32_t ramp;       /* segments in the next batch: grows while reading on */
 	/* Pipe input position. */
 	uint64_t in_pos, in_seg;

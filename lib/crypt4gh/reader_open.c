@@ -43,6 +43,7 @@ static void setup_geometry(struct ward_c4gh_reader *r)
 	if (!r->seekable)
 		return;
 	uint64_t start = (uint64_t)r->base + r->header_len;
+	r->data_end = (uint64_t)st.st_size;
 	uint64_t data = (uint64_t)st.st_size > start ? (uint64_t)st.st_size - start : 0;
 	uint64_t nseg = (data + C4GH_CSEG - 1) / C4GH_CSEG;
 	r->nseg_known = nseg;

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -17,6 +19,8 @@ struct wbatch {
 	uint8_t *buf;     /* segments at a stride of C4GH_CSEG: nonce | text | MAC */
 	uint32_t nseg;    /* segments to seal (the last may be short) */
 	uint32_t lastlen; /* plaintext bytes of the last segment */
+	off_t src_off;    /* plaintext offset in the input file, or -1: in buf */
+	int src_fd;
 	int err;
 };
 
@@ -31,16 +35,62 @@ struct ward_c4gh_writer {
 	int err;
 };
 
+/* Maps the batch's plaintext from the input file (page-aligned); NULL if that fails. */
+static const uint8_t *map_input(const struct wbatch *b, size_t len, void **map, size_t *maplen)
+{
+	static long page;
+	if (!page)
+		page = sysconf(_SC_PAGESIZE);
+	off_t start = b->src_off & ~(off_t)(page - 1);
+	size_t delta = (size_t)(b->src_off - start);
+	*maplen = len + delta;
+	*map = mmap(NULL, *maplen, PROT_READ, MAP_PRIVATE | MAP_POPULATE, b->src_fd, start);
+	if (*map == MAP_FAILED) {
+		*map = NULL;
+		return NULL;
+	}
+	return (const uint8_t *)*map + delta;
+}
+
+/* Reads the batch's plaintext into its slots when mapping is not possible. */
+static int pread_input(struct wbatch *b)
+{
+	for (uint32_t j = 0; j < b->nseg; j++) {
+		size_t len = j + 1 < b->nseg ? C4GH_SEG : b->lastlen, got = 0;
+		uint8_t *dst = b->buf + (size_t)j * C4GH_CSEG + C4GH_NONCE;
+		off_t off = b->src_off + (off_t)j * C4GH_SEG;
+		while (got < len) {
+			ssize_t n = pread(b->src_fd, dst + got, len - got, off + (off_t)got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return ward_error(WARD_E_IO,
+				                  "the input file changed while being read");
+			got += (size_t)n;
+		}
+	}
+	return 0;
+}
+
 static void wbatch_seal(struct c4gh_job *job, struct c4gh_aead *a)
 {
 	struct wbatch *b = (struct wbatch *)job;
+	void *map = NULL;
+	size_t maplen = 0;
+	size_t total = (size_t)(b->nseg - 1) * C4GH_SEG + b->lastlen;
+	const uint8_t *src = b->src_off >= 0 ? map_input(b, total, &map, &maplen) : NULL;
+	if (b->src_off >= 0 && !src)
+		b->err = pread_input(b);
 	/* A fresh random 96-bit nonce per segment: nonces never repeat under the key. */
 	for (uint32_t j = 0; j < b->nseg && !b->err; j++) {
 		uint8_t *seg = b->buf + (size_t)j * C4GH_CSEG;
 		size_t len = j + 1 < b->nseg ? C4GH_SEG : b->lastlen;
 		randombytes_buf(seg, C4GH_NONCE);
-		b->err = c4gh_aead_seal(a, b->w->key, seg, len);
+		b->err = src ? c4gh_aead_seal_to(a, b->w->key, src + (size_t)j * C4GH_SEG, len, seg)
+		             : c4gh_aead_seal(a, b->w->key, seg, len);
 	}
+	if (map)
+		munmap(map, maplen);
 }
 
 static struct wbatch *filling(struct ward_c4gh_writer *w)
@@ -71,6 +121,7 @@ static int submit_filling(struct ward_c4gh_writer *w)
 	if (b->nseg == 0)
 		return 0;
 	b->lastlen = w->fill_off ? (uint32_t)w->fill_off : C4GH_SEG;
+	b->src_off = -1;
 	b->err = 0;
 	b->job.run = wbatch_seal;
 	c4gh_pool_submit(w->pool, &b->job);
@@ -148,10 +199,52 @@ static ssize_t read_into_batch(struct ward_c4gh_writer *w, int in_fd)
 	return r;
 }
 
+/*
+ * From a regular file, the whole segments present now are handed to the
+ * workers by offset: each maps and seals its own part, so reading runs in
+ * parallel and costs no copy. The tail (and anything appended meanwhile)
+ * goes through the readv path below.
+ */
+static int submit_file_segments(struct ward_c4gh_writer *w, int in_fd)
+{
+	struct stat st;
+	off_t off = lseek(in_fd, 0, SEEK_CUR);
+	if (w->fill_seg || w->fill_off || off < 0 || fstat(in_fd, &st) != 0 ||
+	    !S_ISREG(st.st_mode) || st.st_size <= off)
+		return 0;
+	uint64_t nfull = (uint64_t)(st.st_size - off) / C4GH_SEG;
+	if (nfull && (uint64_t)(st.st_size - off) % C4GH_SEG == 0)
+		nfull--; /* the last whole segment goes through readv: it may be the final one */
+	while (nfull) {
+		struct wbatch *b = filling(w);
+		b->nseg = nfull < WBATCH_SEGS ? (uint32_t)nfull : WBATCH_SEGS;
+		b->lastlen = C4GH_SEG;
+		b->src_off = off;
+		b->src_fd = in_fd;
+		b->err = 0;
+		b->job.run = wbatch_seal;
+		c4gh_pool_submit(w->pool, &b->job);
+		w->inflight++;
+		off += (off_t)b->nseg * C4GH_SEG;
+		nfull -= b->nseg;
+		if (w->inflight == w->depth) {
+			int rc = flush_head(w);
+			if (rc)
+				return rc;
+		}
+	}
+	if (lseek(in_fd, off, SEEK_SET) < 0)
+		return ward_error_errno("cannot seek in the input");
+	return 0;
+}
+
 int ward_c4gh_writer_write_fd(struct ward_c4gh_writer *w, int in_fd)
 {
 	if (w->err)
 		return w->err;
+	int rc = submit_file_segments(w, in_fd);
+	if (rc)
+		return fail(w, rc);
 	for (;;) {
 		if (w->fill_seg == WBATCH_SEGS) {
 			/* Only a full batch is submitted here, so a final empty segment is
