@@ -1,11 +1,14 @@
 /* ward las: the local attestation service for host mode (init, pubkey, serve). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "cmd/commands.h"
 #include "cmd/util.h"
@@ -83,7 +86,7 @@ static void print_identity(const struct ward_attest_key *k)
 	ward_attest_key_public(k, pk);
 	ward_attest_hex(pk, hex);
 	printf("platform %s\n", hex);
-	if (ward_attest_measure_path("/proc/self/exe", m) == 0) {
+	if (ward_attest_measure_process(0, NULL, m) == 0) {
 		ward_attest_hex(m, hex);
 		printf("launcher %s\n", hex);
 	}
@@ -134,6 +137,72 @@ static int las_pubkey(const char *key_path)
 	return 0;
 }
 
+static void print_claims(const struct ward_attest_claims *c, const uint8_t *ev, size_t len)
+{
+	char p[65], l[65], w[65], r[65], n[65];
+	ward_attest_hex(c->platform, p);
+	ward_attest_hex(c->launcher, l);
+	ward_attest_hex(c->workload, w);
+	ward_attest_hex(c->report_data, r);
+	ward_attest_hex(c->nonce, n);
+	char *b64 = malloc(sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL));
+	if (b64)
+		sodium_bin2base64(b64,
+		                  sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL),
+		                  ev, len, sodium_base64_VARIANT_ORIGINAL);
+	printf("{\"platform\":\"%s\",\"launcher\":\"%s\",\"workload\":%s%s%s,"
+	       "\"report_data\":\"%s\",\"nonce\":\"%s\",\"time\":%lld,\"pid\":%u,\"uid\":%u,"
+	       "\"gid\":%u,\"evidence\":\"%s\"}\n",
+	       p, l, c->flags & WARD_ATTEST_HAS_WORKLOAD ? "\"" : "",
+	       c->flags & WARD_ATTEST_HAS_WORKLOAD ? w : "null",
+	       c->flags & WARD_ATTEST_HAS_WORKLOAD ? "\"" : "", r, n, (long long)c->time, c->pid,
+	       c->uid, c->gid, b64 ? b64 : "");
+	free(b64);
+}
+
+static int hex_or_random(const char *hex, const char *what, uint8_t out[32])
+{
+	if (!hex) {
+		randombytes_buf(out, 32);
+		return 0;
+	}
+	if (ward_attest_unhex(hex, out) == 0)
+		return 0;
+	fprintf(stderr, "ward las: %s: expected 64 hex digits\n", what);
+	return WARD_EXIT_USAGE;
+}
+
+static int las_query(const char *sock, const char *workload, const char *nonce_hex,
+                     const char *rd_hex)
+{
+	uint8_t nonce[32], rd[32];
+	int ret = hex_or_random(nonce_hex, "--nonce", nonce);
+	if (!ret)
+		ret = hex_or_random(rd_hex, "--report-data", rd);
+	if (ret)
+		return ret;
+	int fd = -1;
+	if (workload && (fd = open(workload, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "ward las: %s: %s\n", workload, strerror(errno));
+		return WARD_EXIT_IO;
+	}
+	uint8_t *ev = NULL;
+	size_t len = 0;
+	struct ward_attest_claims c;
+	int rc = ward_attest_las_request(sock, nonce, rd, fd, &ev, &len);
+	if (rc == 0)
+		rc = ward_attest_evidence_parse(ev, len, &c);
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0) {
+		free(ev);
+		return ward_report("ward las", sock, rc);
+	}
+	print_claims(&c, ev, len);
+	free(ev);
+	return 0;
+}
+
 static int las_run(const char *key_path, struct las_options *o)
 {
 	struct ward_attest_key *k = NULL;
@@ -156,13 +225,16 @@ int cmd_las_main(int argc, char **argv)
 	                                     {"verbose", no_argument, NULL, 'v'},
 	                                     {"force", no_argument, NULL, 'f'},
 	                                     {"help", no_argument, NULL, 'h'},
+	                                     {"workload", required_argument, NULL, 'w'},
+	                                     {"nonce", required_argument, NULL, 'N'},
+	                                     {"report-data", required_argument, NULL, 'R'},
 	                                     {NULL, 0, NULL, 0}};
 	struct las_options o = {.socket_path = NULL,
 	                        .socket_mode = 0666,
 	                        .cache_entries = 1024,
 	                        .max_conns = 256,
 	                        .read_timeout_ms = 5000};
-	const char *key = NULL;
+	const char *key = NULL, *workload = NULL, *nonce = NULL, *rd = NULL;
 	int force = 0, c;
 	unsigned long long v;
 	while ((c = getopt_long(argc, argv, "s:k:m:n:vfh", opts, NULL)) != -1) {
@@ -201,6 +273,15 @@ int cmd_las_main(int argc, char **argv)
 		case 'f':
 			force = 1;
 			break;
+		case 'w':
+			workload = optarg;
+			break;
+		case 'N':
+			nonce = optarg;
+			break;
+		case 'R':
+			rd = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -222,6 +303,8 @@ int cmd_las_main(int argc, char **argv)
 		return las_init(key, force);
 	if (strcmp(verb, "pubkey") == 0)
 		return las_pubkey(key);
+	if (strcmp(verb, "query") == 0)
+		return las_query(o.socket_path, workload, nonce, rd);
 	if (strcmp(verb, "serve") == 0)
 		return las_run(key, &o);
 	fprintf(stderr, "ward las: unknown command '%s' (init, pubkey or serve)\n", verb);

@@ -72,10 +72,10 @@ int cmd_measure_main(int argc, char **argv)
 	if (launcher) {
 		uint8_t m[32];
 		char hex[65];
-		/* Exactly what the LAS hashes for a ward process: /proc/PID/exe. */
-		int rc = ward_attest_measure_path("/proc/self/exe", m);
+		/* Exactly what the LAS computes for a process running this ward. */
+		int rc = ward_attest_measure_process(0, NULL, m);
 		if (rc < 0)
-			return ward_report("ward measure", "/proc/self/exe", rc);
+			return ward_report("ward measure", "launcher", rc);
 		ward_attest_hex(m, hex);
 		printf(verbose ? "%s  launcher\n" : "%s\n", hex);
 		return 0;

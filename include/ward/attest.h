@@ -14,7 +14,7 @@
  *     6    1  flags: bit 0 = a workload measurement is present
  *     7    1  reserved, 0
  *     8   32  platform: the LAS Ed25519 public key
- *    40   32  launcher measurement: SHA-256 of /proc/PID/exe of the peer
+ *    40   32  launcher measurement of the peer (ward_attest_measure_process)
  *    72   32  workload measurement: SHA-256 of the fd the peer passed (or 0)
  *   104   32  report data (chosen by the peer; see ward_attest_report_data)
  *   136   32  nonce issued by the CAS (copied from the request)
@@ -235,7 +235,33 @@ WARD_EXPORT WARD_NODISCARD int ward_attest_measure_path(const char *path, uint8_
  * WARD_E_DENIED (checks), WARD_E_IO.
  */
 WARD_EXPORT WARD_NODISCARD int ward_attest_open_program(const char *program, const char *path_env,
-							char *resolved, size_t cap, int *fd);
+                                                        char *resolved, size_t cap, int *fd);
+
+/* Hooks for ward_attest_measure_process; every member may be NULL. */
+struct ward_attest_proc_ops {
+	/* Hashes a regular file (default ward_attest_measure_fd); the LAS caches here. */
+	int (*hash)(void *ctx, int fd, uint8_t out[32]);
+	/* Called once /proc/PID/exe and /proc/PID/maps are open: 0 if pid is still the process
+	 * meant (the LAS checks its peer's pidfd), else a negative ward_err. */
+	int (*still_same)(void *ctx);
+	void *ctx;
+};
+
+/*
+ * The launcher measurement of process pid (0 = the calling process), what
+ * the LAS puts in evidence. E = SHA-256 of /proc/PID/exe. Every executable
+ * file mapping of the process (from /proc/PID/maps, resolved under
+ * /proc/PID/root) is examined: a ward module (a "*.so" under a ".../lib/ward/"
+ * directory) is hashed; any other file must be owned by root or by the
+ * caller's euid and not be group/other-writable (platform libraries), else
+ * WARD_E_DENIED (e.g. a user's LD_PRELOAD library). The measurement is E when
+ * no module is mapped, else SHA-256("ward-launcher-v1" NUL || E || the module
+ * hashes in ascending byte order), so it names the code that runs `ward run`
+ * whichever directory the files were installed in. A mapped file that was
+ * deleted or replaced since it was mapped is refused (WARD_E_DENIED).
+ */
+WARD_EXPORT WARD_NODISCARD int
+ward_attest_measure_process(int pid, const struct ward_attest_proc_ops *ops, uint8_t out[32]);
 
 /* 64 lower-case hex digits and a NUL. */
 WARD_EXPORT void ward_attest_hex(const uint8_t in[32], char out[65]);
@@ -251,6 +277,17 @@ WARD_EXPORT WARD_NODISCARD int ward_attest_unhex(const char *hex, uint8_t out[32
  * Static storage or the environment; do not free.
  */
 WARD_EXPORT const char *ward_attest_las_default_path(void);
+
+/*
+ * The LAS side of the protocol: parses one request line (a trailing newline
+ * is allowed), exactly {"nonce":HEX64,"report_data":HEX64[,"workload":BOOL]}
+ * with no other field, nesting or trailing bytes. *want_workload is 0 if the
+ * field is absent. WARD_E_FORMAT with a message for the client otherwise.
+ */
+WARD_EXPORT WARD_NODISCARD int ward_attest_las_parse_request(const char *buf, size_t len,
+                                                             uint8_t nonce[32],
+                                                             uint8_t report_data[32],
+                                                             int *want_workload);
 
 /*
  * Asks the LAS at socket_path for evidence binding nonce and report_data.

@@ -163,14 +163,21 @@ static int verify_sgx(const uint8_t *ev, size_t len, int64_t now, struct ward_at
 	return 0;
 }
 
+/* |t - now| <= skew, computed without overflow for any two 64-bit times. */
 static int check_time(int64_t t, int64_t now)
 {
-	if (t > now + WARD_ATTEST_MAX_SKEW)
-		return ward_error(WARD_E_DENIED, "evidence is from the future (%lld s ahead)",
-		                  (long long)(t - now));
-	if (t < now - WARD_ATTEST_MAX_SKEW)
-		return ward_error(WARD_E_DENIED, "evidence is stale (%lld s old, limit %d s)",
-		                  (long long)(now - t), WARD_ATTEST_MAX_SKEW);
+	int64_t d;
+	if (__builtin_sub_overflow(t, now, &d) || d > WARD_ATTEST_MAX_SKEW ||
+	    d < -WARD_ATTEST_MAX_SKEW) {
+		if (t > now)
+			return ward_error(WARD_E_DENIED,
+			                  "evidence is from the future (time %lld, "
+			                  "now %lld)",
+			                  (long long)t, (long long)now);
+		return ward_error(WARD_E_DENIED,
+		                  "evidence is stale (time %lld, now %lld, limit %d s)",
+		                  (long long)t, (long long)now, WARD_ATTEST_MAX_SKEW);
+	}
 	return 0;
 }
 

@@ -185,3 +185,68 @@ int ward_attest_las_request(const char *socket_path, const uint8_t nonce[32],
 	}
 	return rc;
 }
+
+static int hex_field(json_object *v, const char *name, uint8_t out[32])
+{
+	if (!json_object_is_type(v, json_type_string) ||
+	    ward_attest_unhex(json_object_get_string(v), out) < 0)
+		return ward_error(WARD_E_FORMAT, "\"%s\" must be 64 hex digits", name);
+	return 0;
+}
+
+static int request_fields(json_object *o, uint8_t nonce[32], uint8_t rd[32], int *want)
+{
+	int have = 0, rc = 0;
+	json_object_object_foreach(o, k, v)
+	{
+		if (strcmp(k, "nonce") == 0 && !(have & 1)) {
+			rc = hex_field(v, k, nonce);
+			have |= 1;
+		} else if (strcmp(k, "report_data") == 0 && !(have & 2)) {
+			rc = hex_field(v, k, rd);
+			have |= 2;
+		} else if (strcmp(k, "workload") == 0 && !(have & 4) &&
+		           json_object_is_type(v, json_type_boolean)) {
+			*want = json_object_get_boolean(v);
+			have |= 4;
+		} else {
+			rc = ward_error(WARD_E_FORMAT, "unexpected field \"%.40s\"", k);
+		}
+		if (rc < 0)
+			return rc;
+	}
+	if ((have & 3) != 3)
+		return ward_error(WARD_E_FORMAT, "request needs \"nonce\" and \"report_data\"");
+	return 0;
+}
+
+int ward_attest_las_parse_request(const char *buf, size_t n, uint8_t nonce[32],
+                                  uint8_t report_data[32], int *want_workload)
+{
+	*want_workload = 0;
+	memset(nonce, 0, 32);
+	memset(report_data, 0, 32);
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n == 0 || n > 4096 || memchr(buf, '\0', n))
+		return ward_error(WARD_E_FORMAT, "request is not one JSON object");
+	/* Depth 2 is enough for one flat object; deeper input is refused early. */
+	json_tokener *tok = json_tokener_new_ex(2);
+	if (!tok)
+		return ward_error(WARD_E_NOMEM, "out of memory");
+	json_object *o = json_tokener_parse_ex(tok, buf, (int)n);
+	int rc = 0;
+	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != n || !json_object_is_type(o, json_type_object))
+		rc = ward_error(WARD_E_FORMAT, "request is not one JSON object");
+	json_tokener_free(tok);
+	if (rc == 0)
+		rc = request_fields(o, nonce, report_data, want_workload);
+	json_object_put(o);
+	if (rc < 0) {
+		memset(nonce, 0, 32);
+		memset(report_data, 0, 32);
+		*want_workload = 0;
+	}
+	return rc;
+}

@@ -129,78 +129,38 @@ static int read_request(const struct las *l, int s, char *buf, size_t *len, stru
 	return 0;
 }
 
-static int hex_field(json_object *v, const char *name, uint8_t out[32])
-{
-	if (!json_object_is_type(v, json_type_string) ||
-	    ward_attest_unhex(json_object_get_string(v), out) < 0)
-		return ward_error(WARD_E_FORMAT, "\"%s\" must be 64 hex digits", name);
-	return 0;
-}
+struct peer_ctx {
+	struct las *las;
+	int pidfd;
+};
 
-/* {"nonce":HEX64,"report_data":HEX64[,"workload":BOOL]} and nothing else. */
-static int parse_request(const char *buf, size_t n, struct request *r)
+static int peer_hash(void *ctx, int fd, uint8_t out[32])
 {
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	json_tokener *tok = json_tokener_new_ex(4);
-	if (!tok)
-		return ward_error(WARD_E_NOMEM, "out of memory");
-	json_object *o = json_tokener_parse_ex(tok, buf, (int)n);
-	int rc = 0;
-	if (!o || json_tokener_get_parse_end(tok) != n || !json_object_is_type(o, json_type_object))
-		rc = ward_error(WARD_E_FORMAT, "request is not one JSON object");
-	json_tokener_free(tok);
-	int have = 0;
-	if (rc == 0) {
-		json_object_object_foreach(o, k, v)
-		{
-			if (rc < 0)
-				break;
-			if (strcmp(k, "nonce") == 0) {
-				rc = hex_field(v, k, r->nonce);
-				have |= 1;
-			} else if (strcmp(k, "report_data") == 0) {
-				rc = hex_field(v, k, r->rd);
-				have |= 2;
-			} else if (strcmp(k, "workload") == 0 &&
-			           json_object_is_type(v, json_type_boolean)) {
-				r->want_workload = json_object_get_boolean(v);
-			} else {
-				rc = ward_error(WARD_E_FORMAT, "unexpected field \"%.40s\"", k);
-			}
-		}
-	}
-	if (rc == 0 && have != 3)
-		rc = ward_error(WARD_E_FORMAT, "request needs \"nonce\" and \"report_data\"");
-	json_object_put(o);
+	struct peer_ctx *p = ctx;
+	int hit = 0;
+	int rc = las_cache_measure(p->las->cache, fd, out, &hit);
+	if (hit)
+		atomic_fetch_add(&p->las->hits, 1);
 	return rc;
 }
 
 /*
- * Measures the peer's executable. The pidfd (if any) pins the process that
- * connected: if it is still alive after /proc/PID/exe was opened, the pid was
- * not recycled in between.
+ * The pidfd pins the process that connected: if it is still alive once
+ * /proc/PID/exe is open and /proc/PID/maps read, the pid was not recycled.
  */
+static int peer_alive(void *ctx)
+{
+	struct peer_ctx *p = ctx;
+	if (p->pidfd >= 0 && pidfd_send_signal(p->pidfd, 0, NULL, 0) < 0)
+		return ward_error(WARD_E_DENIED, "the peer process exited during attestation");
+	return 0;
+}
+
 static int measure_launcher(struct las *l, pid_t pid, int pidfd, uint8_t out[32])
 {
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ward_error_errno(
-		    "%s: cannot open the peer's executable (the LAS must run as "
-		    "root or as the client's user)",
-		    path);
-	int rc = 0;
-	if (pidfd >= 0 && pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
-		rc = ward_error(WARD_E_DENIED, "the peer process exited during attestation");
-	int hit = 0;
-	if (rc == 0)
-		rc = las_cache_measure(l->cache, fd, out, &hit);
-	if (hit)
-		atomic_fetch_add(&l->hits, 1);
-	close(fd);
-	return rc;
+	struct peer_ctx p = {.las = l, .pidfd = pidfd};
+	struct ward_attest_proc_ops ops = {.hash = peer_hash, .still_same = peer_alive, .ctx = &p};
+	return ward_attest_measure_process((int)pid, &ops, out);
 }
 
 static int sign_reply(struct las *l, struct ward_attest_claims *c, char *reply, size_t cap)
@@ -233,7 +193,7 @@ static int handle(struct las *l, int s, struct ucred *cr, struct request *r, cha
 	size_t n = 0;
 	int rc = buf ? read_request(l, s, buf, &n, r) : ward_error(WARD_E_NOMEM, "out of memory");
 	if (rc == 0)
-		rc = parse_request(buf, n, r);
+		rc = ward_attest_las_parse_request(buf, n, r->nonce, r->rd, &r->want_workload);
 	free(buf);
 	struct ward_attest_claims c;
 	memset(&c, 0, sizeof c);
