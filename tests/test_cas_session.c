@@ -57,8 +57,9 @@ static void test_canonical_vector(void)
 	const char *want =
 	    "{\"access_policy\":{\"read\":[\"CREATOR\"],\"update\":[\"CREATOR\"]},\"name\":\"n\","
 	    "\"secrets\":[],\"security\":{\"attestation\":{\"ignore_advisories\":[],\"mode\":"
-	    "\"host\",\"tolerate\":[]}},\"services\":[{\"attestation\":{\"measurements\":[\"" M1
-	    "\"]},\"command\":[\"prog\",\"a\",\"\\\"b\\\"\"],\"environment\":{\"A\":\"x\\ty\","
+	    "\"host\",\"tolerate\":[]}},\"services\":[{\"allow_extra_args\":false,"
+	    "\"attestation\":{\"measurements\":[\"" M1 "\"],\"uids\":[]},"
+	    "\"command\":[\"prog\",\"a\",\"\\\"b\\\"\"],\"environment\":{\"A\":\"x\\ty\","
 	    "\"Z\":\"1\"},\"injection_files\":{},\"name\":\"s\",\"pwd\":\"/\"}],\"version\":"
 	    "\"0.3\"}";
 	if (!CHECK(strcmp(c, want) == 0 && len == strlen(want), "canonical form matches the spec"))
@@ -219,6 +220,15 @@ static void test_refusals(void)
 	struct ward_session *s = NULL;
 	CHECK_RC(ward_session_parse("name: x", WARD_SESSION_MAX_TEXT + 1, &s), WARD_E_RANGE,
 	         "oversized document refused");
+	refused("name: x\nservices:\n- name: s\n  command: p\n  attestation: {measurements: [" M1
+	        "], uids: [-1]}\n",
+	        "user id", "negative uid");
+	s = parse("name: x\nservices:\n- name: s\n  command: p\n  allow_extra_args: true\n"
+	          "  attestation: {measurements: [" M1 "], uids: [1000, 0, 1000]}\n");
+	const uint32_t *uids = NULL;
+	CHECK(s && ward_session_service_uids(s, 0, &uids) == 2 && uids[0] == 0 && uids[1] == 1000,
+	      "uids sorted and distinct");
+	ward_session_free(s);
 	/* mode none needs no measurements (the service decides whether it accepts the mode). */
 	s = parse("name: x\nsecurity: {attestation: {mode: none}}\nservices:\n- name: s\n"
 	          "  command: p\n");

@@ -126,6 +126,9 @@ WARD_EXPORT int ward_session_service_find(const struct ward_session *s, const ch
 /* command[0] of service i: not secret (references are refused there). */
 WARD_EXPORT const char *ward_session_service_program(const struct ward_session *s, size_t i)
     WARD_NONNULL(1);
+/* User ids service i must run as (empty: any), sorted. */
+WARD_EXPORT size_t ward_session_service_uids(const struct ward_session *s, size_t i,
+                                             const uint32_t **uids) WARD_NONNULL(1, 3);
 /* Accepted workload measurements of service i (SHA-256, 32 bytes each). */
 WARD_EXPORT size_t ward_session_service_measurements(const struct ward_session *s, size_t i,
                                                      const uint8_t (**m)[32]) WARD_NONNULL(1, 3);
@@ -167,8 +170,8 @@ WARD_EXPORT WARD_NODISCARD int ward_secret_public(enum ward_secret_kind kind, co
 
 /*
  * The configuration of service i for an attested workload, as JSON:
- *   {"command":[..],"environment":{..},"pwd":"..","injection_files":{"/p":"<base64>"},
- *    "measurements":["<hex>",..]}
+ *   {"allow_extra_args":false,"command":[..],"environment":{..},"pwd":"..",
+ *    "injection_files":{"/p":"<base64>"},"measurements":["<hex>",..]}
  * with every secret reference substituted from values. *out is
  * sodium_malloc'ed (free with ward_session_text_free).
  * Errors: WARD_E_NOTFOUND (a referenced secret has no value), WARD_E_NOMEM.

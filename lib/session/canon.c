@@ -113,13 +113,21 @@ static void put_secret(struct ws_buf *b, const struct ws_secret *s)
 static void put_service(struct ws_buf *b, const struct ws_service *v)
 {
 	int first = 1;
+	char num[16];
 	ws_buf_put(b, "{", 1);
+	put_key(b, "allow_extra_args", &first);
+	ws_buf_puts(b, v->allow_extra_args ? "true" : "false");
 	put_key(b, "attestation", &first);
 	ws_buf_puts(b, "{\"measurements\":[");
 	for (size_t i = 0; i < v->nmeas; i++) {
 		if (i)
 			ws_buf_put(b, ",", 1);
 		put_hex(b, v->meas[i], 32);
+	}
+	ws_buf_puts(b, "],\"uids\":[");
+	for (size_t i = 0; i < v->nuids; i++) {
+		snprintf(num, sizeof num, "%s%u", i ? "," : "", v->uids[i]);
+		ws_buf_puts(b, num);
 	}
 	ws_buf_puts(b, "]}");
 	put_key(b, "command", &first);
@@ -321,6 +329,16 @@ int ward_session_service_find(const struct ward_session *s, const char *name)
 const char *ward_session_service_program(const struct ward_session *s, size_t i)
 {
 	return i < s->nservices ? s->services[i].argv[0] : NULL;
+}
+
+size_t ward_session_service_uids(const struct ward_session *s, size_t i, const uint32_t **uids)
+{
+	if (i >= s->nservices) {
+		*uids = NULL;
+		return 0;
+	}
+	*uids = s->services[i].uids;
+	return s->services[i].nuids;
 }
 
 size_t ward_session_service_measurements(const struct ward_session *s, size_t i,

@@ -533,6 +533,7 @@ void ward_session_free(struct ward_session *s)
 		free(v->pwd);
 		free_kv(v->files, v->nfiles);
 		free(v->meas);
+		free(v->uids);
 	}
 	free(s->services);
 	free(s);

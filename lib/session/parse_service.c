@@ -139,14 +139,51 @@ static int cmp_meas(const void *a, const void *b)
 	return memcmp(a, b, 32);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* attestation.uids: the workload must run as one of these users (checked from the evidence). */
+static int parse_uids(struct ws_service *v, const struct ynode *u)
+{
+	if (!u || ws_is_null(u))
+		return 0;
+	if (u->type != Y_SEQ || u->n > WS_MAX_ITEMS)
+		return ws_perr(u, "services[].attestation.uids", "must be a list of user ids");
+	if (u->n && !(v->uids = calloc(u->n, sizeof *v->uids)))
+		return ward_error(WARD_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < u->n; i++) {
+		const struct ynode *k = u->kids[i];
+		if (k->type != Y_SCALAR || k->len == 0 || k->len > 10 ||
+		    strspn(k->str, "0123456789") != k->len ||
+		    strtoull(k->str, NULL, 10) > UINT32_MAX)
+			return ws_perr(k, "services[].attestation.uids", "'%.20s' is not a user id",
+			               k->str);
+		v->uids[v->nuids++] = (uint32_t)strtoull(k->str, NULL, 10);
+	}
+	if (v->nuids > 1)
+		qsort(v->uids, v->nuids, sizeof *v->uids, cmp_u32);
+	size_t m = v->nuids ? 1 : 0;
+	for (size_t i = 1; i < v->nuids; i++)
+		if (v->uids[i] != v->uids[m - 1])
+			v->uids[m++] = v->uids[i];
+	v->nuids = m;
+	return 0;
+}
+
 static int parse_attestation(struct ws_service *v, const struct ynode *n)
 {
-	static const char *const keys[] = {"measurements", NULL};
+	static const char *const keys[] = {"measurements", "uids", NULL};
 	if (!n || ws_is_null(n))
 		return 0;
 	if (ws_map_check_keys(n, "services[].attestation", keys,
 	                      " (write accepted measurements as measurements: [...])"))
 		return WARD_E_FORMAT;
+	int rc = parse_uids(v, ws_map_get(n, "uids"));
+	if (rc)
+		return rc;
 	const struct ynode *m = ws_map_get(n, "measurements");
 	if (!m || ws_is_null(m))
 		return 0;
@@ -181,7 +218,8 @@ static int service_name_ok(const char *s)
 static int parse_service(const struct ward_session *s, struct ws_service *v, const struct ynode *n)
 {
 	static const char *const keys[] = {
-	    "name", "command", "environment", "pwd", "injection_files", "attestation", NULL};
+	    "name",        "command",          "environment", "pwd", "injection_files",
+	    "attestation", "allow_extra_args", NULL};
 	if (ws_map_check_keys(n, "services[]", keys,
 	                      " (image_name, fspf_*, tags and platforms are not supported yet)"))
 		return WARD_E_FORMAT;
@@ -201,6 +239,13 @@ static int parse_service(const struct ward_session *s, struct ws_service *v, con
 	                    &v->files, &v->nfiles)) ||
 	    (rc = parse_attestation(v, ws_map_get(n, "attestation"))))
 		return rc;
+	const struct ynode *ea = ws_map_get(n, "allow_extra_args");
+	if (ea) {
+		if (ea->type != Y_SCALAR ||
+		    (strcmp(ea->str, "true") != 0 && strcmp(ea->str, "false") != 0))
+			return ws_perr(ea, "services[].allow_extra_args", "must be true or false");
+		v->allow_extra_args = strcmp(ea->str, "true") == 0;
+	}
 	const struct ynode *pwd = ws_map_get(n, "pwd");
 	if (pwd) {
 		if ((rc = ws_get_str(pwd, "services[].pwd", &v->pwd)))

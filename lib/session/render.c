@@ -119,7 +119,8 @@ int ward_session_render(const struct ward_session *s, size_t i,
 	struct ws_buf b;
 	ws_buf_init(&b, 1);
 	int rc = 0;
-	ws_buf_puts(&b, "{\"command\":[");
+	ws_buf_puts(&b, v->allow_extra_args ? "{\"allow_extra_args\":true,\"command\":["
+	                                    : "{\"allow_extra_args\":false,\"command\":[");
 	for (size_t a = 0; a < v->argc && !rc; a++) {
 		if (a)
 			ws_buf_put(&b, ",", 1);

@@ -70,6 +70,9 @@ struct ws_service {
 	size_t nfiles;
 	uint8_t (*meas)[32]; /* sorted, distinct */
 	size_t nmeas;
+	uint32_t *uids; /* sorted, distinct; empty = any uid */
+	size_t nuids;
+	int allow_extra_args; /* `ward run -- ARGS` may append arguments */
 };
 
 struct ward_session {
