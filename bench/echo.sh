@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Echo pipeline benchmark: `ward echo anonymise` (and `analyse`) on the sample videos, against
+# decode-only time (`ward echo frames`: demux + decode + BGR24 conversion) measured in the same run.
+#   bench/echo.sh [BUILD]        BENCH_REPS=N (default 5): each figure is the best of N runs.
+# Without ../shared/data/echo (WARD_SHARED) it uses synthetic videos of the same size and length.
+set -u
+BUILD="${1:-build}"
+WARD="$BUILD/bin/ward"
+REPS="${BENCH_REPS:-5}"
+SHARED="${WARD_SHARED:-$(dirname "$0")/../../shared}"
+W="$(mktemp -d /tmp/ward-bench-echo.XXXXXX)"
+trap 'rm -rf "$W"' EXIT
+
+[ -x "$WARD" ] || { echo "bench/echo.sh: $WARD not built" >&2; exit 1; }
+
+# --- inputs ---
+VIDEOS="$SHARED/data/echo/videos"
+if [ -d "$VIDEOS" ]; then
+	SOURCE="the 6 shared sample videos (240x320 H.264)"
+else
+	VIDEOS="$W/videos"
+	mkdir -p "$VIDEOS"
+	i=0
+	for n in 10 11 17 43 11 10; do
+		i=$((i + 1))
+		"$WARD" echo synth --frames "$n" --seed "$i" "$VIDEOS/synthetic$i.mp4" || exit 1
+	done
+	SOURCE="6 synthetic videos (240x320, 102 frames; no shared samples)"
+fi
+FRAMES=$("$WARD" echo frames "$VIDEOS"/* | awk -F'\t' '{split($2, a, " "); n += a[2]} END {print n}')
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/key"
+echo >>"$W/key"
+chmod 600 "$W/key"
+
+now_ns() { date +%s%N; }
+
+# best_of VAR CMD...: runs CMD REPS times (clearing $W/out before each) and stores the best
+# wall time in seconds in VAR.
+best_of() {
+	local var="$1" best="" t0 t1 dt
+	shift
+	for _ in $(seq "$REPS"); do
+		rm -rf "$W/out"
+		t0=$(now_ns)
+		"$@" >/dev/null 2>&1 || { echo "bench/echo.sh: failed: $*" >&2; exit 1; }
+		t1=$(now_ns)
+		dt=$((t1 - t0))
+		if [ -z "$best" ] || [ "$dt" -lt "$best" ]; then best=$dt; fi
+	done
+	printf -v "$var" '%s' "$best"
+}
+
+# row LABEL NS [BASE_NS]: one line of the table; per-frame time and ratio to the baseline.
+row() {
+	awk -v l="$1" -v t="$2" -v b="${3:-}" -v n="$FRAMES" 'BEGIN {
+		r = b == "" ? "" : sprintf("%6.2fx", t / b)
+		printf "  %-44s %8.1f ms  %6.2f ms/frame  %s\n", l, t / 1e6, t / 1e6 / n, r }'
+}
+
+echo "bench/echo.sh: $SOURCE, $FRAMES frames, best of $REPS runs, $(nproc) CPUs"
+
+# --- baseline: decode only, and the same in the FFmpeg CLI for reference ---
+best_of DECODE "$WARD" echo frames "$VIDEOS"/*
+row "decode only (ward echo frames)" "$DECODE"
+if command -v ffmpeg >/dev/null; then
+	ff_decode() { for v in "$VIDEOS"/*; do ffmpeg -v error -i "$v" -f rawvideo -pix_fmt bgr24 -y /dev/null || return 1; done; }
+	best_of FFMPEG ff_decode
+	row "decode only (ffmpeg CLI, per video)" "$FFMPEG" "$DECODE"
+fi
+
+# --- anonymise ---
+bench_anonymise() {
+	best_of ANON "$WARD" echo anonymise -q --pseudonym-key "$W/key" -i "$VIDEOS" -o "$W/out"
+	row "anonymise (default: pseudonyms, true colours)" "$ANON" "$DECODE"
+	best_of ANON_COMPAT "$WARD" echo anonymise -q --compat -i "$VIDEOS" -o "$W/out"
+	row "anonymise --compat" "$ANON_COMPAT" "$DECODE"
+	best_of ANON_T1 "$WARD" echo anonymise -q --threads 1 --compat -i "$VIDEOS" -o "$W/out"
+	row "anonymise --compat --threads 1" "$ANON_T1" "$DECODE"
+	awk -v a="$ANON" -v d="$DECODE" 'BEGIN {
+		printf "  target: anonymise within 2x of decode-only: %.2fx %s\n", a / d,
+			a <= 2 * d ? "(met)" : "(NOT met)" }'
+}
+
+# --- analyse: `ward echo analyse` timings go here (same baseline, same row format) ---
+bench_analyse() {
+	:
+}
+
+bench_anonymise
+bench_analyse
