@@ -265,14 +265,16 @@ static int new_passphrase(struct keygen *k, char *pass, int *enc)
 	if (k->nocrypt)
 		return 0;
 	int rc = ward_cmd_new_passphrase(pass, PASS_MAX);
-	if (rc == WARD_E_PASSPHRASE) {
-		fprintf(stderr, "Passphrases do not match\n");
+	if (rc == WARD_E_PASSPHRASE) /* ward_cmd_new_passphrase said so on the terminal */
+		return WARD_EXIT_FAIL;
+	if (rc == WARD_E_INVAL && getenv("C4GH_PASSPHRASE")) {
+		fprintf(stderr, PROG ": C4GH_PASSPHRASE is longer than %d bytes\n", PASS_MAX - 1);
 		return WARD_EXIT_FAIL;
 	}
 	if (rc) {
-		fprintf(
-		    stderr, PROG
-		    ": no passphrase: set C4GH_PASSPHRASE, run on a terminal, or use --nocrypt\n");
+		fprintf(stderr,
+		        PROG ": no passphrase: set C4GH_PASSPHRASE, run on a terminal, or use "
+		             "--nocrypt\n");
 		return WARD_EXIT_FAIL;
 	}
 	*enc = pass[0] != '\0';

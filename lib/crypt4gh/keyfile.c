@@ -198,8 +198,7 @@ int c4gh_ask_passphrase(ward_passphrase_fn get_pass, void *ctx, char **pass, siz
 		sodium_free(p);
 		if (rc > 0)
 			rc = WARD_E_PASSPHRASE;
-		return ward_error(rc, "no passphrase for the encrypted key (%s)",
-		                  ward_strerror(rc));
+		return ward_error(rc, "the key is encrypted and no passphrase could be read");
 	}
 	p[C4GH_PASSPHRASE_MAX] = '\0'; /* in case the callback forgot the NUL */
 	*pass = p;
