@@ -150,8 +150,8 @@ static int env_hex_key(const struct vcf_cli *c, const char *var, struct ward_c4g
 {
 	const char *hex = getenv(var);
 	*out = NULL;
-	if (!hex)
-		return 0;
+	if (!hex || !*hex)
+		return 0; /* empty = unset */
 	int rc = ward_c4gh_seckey_from_hex(hex, out);
 	if (rc < 0) {
 		fprintf(stderr,

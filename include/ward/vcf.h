@@ -32,7 +32,11 @@ struct ward_vcf_input_opts {
 	enum ward_vcf_c4gh_mode c4gh;
 	/* Keys etc. for Crypt4GH input; NULL: Crypt4GH input is an error (WARD_E_NOKEY). */
 	const struct ward_c4gh_read_opts *c4gh_opts;
-	/* BGZF inflation worker threads; 0 = automatic (one when >= 2 CPUs). */
+	/*
+	 * Threads inflating BGZF, counting the reading thread: 1 = inflate on
+	 * the reading thread, >= 2 = one worker inflates ahead of the reader,
+	 * 0 = automatic (a worker when there are >= 2 CPUs).
+	 */
 	unsigned threads;
 };
 

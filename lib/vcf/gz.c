@@ -344,6 +344,7 @@ static int gz_next(struct vsrc *s, const uint8_t **data, size_t *len)
 				do {
 					rc = bgzf_step(&g->cur, g->dd, g->out, len);
 				} while (rc == 1 && *len == 0);
+				*data = g->out;
 			} else if (rc == 2) {
 				rc = 0;
 				continue;
@@ -393,7 +394,7 @@ static int gz_start_worker(struct gz_src *g)
 	return 0;
 }
 
-int vsrc_gz_new(struct vsrc *inner, unsigned threads, unsigned *layers, struct vsrc **out)
+int vsrc_gz_new(struct vsrc *inner, unsigned workers, unsigned *layers, struct vsrc **out)
 {
 	struct gz_src *g = calloc(1, sizeof *g);
 	if (!g) {
@@ -417,7 +418,7 @@ int vsrc_gz_new(struct vsrc *inner, unsigned threads, unsigned *layers, struct v
 	int rc = member_start(g);
 	if (rc == 1) {
 		*layers |= WARD_VCF_LAYER_BGZF;
-		if (threads > 0)
+		if (workers > 0)
 			rc = gz_start_worker(g);
 		else
 			rc = 0;

@@ -49,12 +49,12 @@ int vsrc_c4gh_new(int fd, const struct ward_c4gh_read_opts *opts, struct vsrc **
 
 /* ---- assembly ----------------------------------------------------------- */
 
-static unsigned auto_threads(unsigned threads)
+/* Worker threads for the gzip layer: 0 or 1 (see ward_vcf_input_opts.threads). */
+static unsigned gz_workers(unsigned threads)
 {
 	if (threads)
-		return threads;
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n >= 2 ? 1 : 0;
+		return threads >= 2;
+	return sysconf(_SC_NPROCESSORS_ONLN) >= 2;
 }
 
 /* Adds the gzip layer on top of src when the text starts with the gzip magic. */
@@ -66,7 +66,7 @@ static int add_gzip(struct ward_vcf_input *in, struct vsrc *src, unsigned thread
 	if (rc < 0)
 		return rc;
 	if (hlen == 2 && head[0] == 0x1f && head[1] == 0x8b)
-		return vsrc_gz_new(src, auto_threads(threads), &in->layers, &in->top);
+		return vsrc_gz_new(src, gz_workers(threads), &in->layers, &in->top);
 	in->top = src;
 	return 0;
 }

@@ -46,8 +46,11 @@ int vsrc_mem_new(const uint8_t *buf, size_t len, size_t chunk, struct vsrc **out
 int vsrc_peek_new(struct vsrc *inner, size_t want, const uint8_t **head, size_t *hlen,
                   struct vsrc **out);
 
-/* A gzip/BGZF inflating layer over inner (owned, also on failure). */
-int vsrc_gz_new(struct vsrc *inner, unsigned threads, unsigned *layers, struct vsrc **out);
+/*
+ * A gzip/BGZF inflating layer over inner (owned, also on failure). With
+ * workers > 0, BGZF blocks are inflated ahead on a worker thread.
+ */
+int vsrc_gz_new(struct vsrc *inner, unsigned workers, unsigned *layers, struct vsrc **out);
 
 /* A Crypt4GH decrypting layer over fd (not owned). */
 int vsrc_c4gh_new(int fd, const struct ward_c4gh_read_opts *opts, struct vsrc **out);
