@@ -78,6 +78,29 @@ static int parse_kdf(const char *s, enum ward_c4gh_kdf *kdf)
 	return 0;
 }
 
+/* Checks option combinations and resolves the paths. Returns -1 to go on, or an exit code. */
+static int check_args(struct keygen *k, int rounds_set, const char *sk, const char *pk)
+{
+	if (k->nocrypt && (k->kdf_set || rounds_set)) {
+		fprintf(stderr, PROG ": --kdf and --rounds make no sense with --nocrypt\n");
+		return WARD_EXIT_USAGE;
+	}
+	if (rounds_set && k->kdf == WARD_C4GH_KDF_SCRYPT) {
+		fprintf(stderr, PROG ": scrypt has a fixed cost; --rounds needs --kdf bcrypt or "
+		                     "pbkdf2_hmac_sha256\n");
+		return WARD_EXIT_USAGE;
+	}
+	k->sk_path = expand_home(sk && *sk ? sk : "~/.c4gh/key");
+	k->pk_path = expand_home(pk && *pk ? pk : "~/.c4gh/key.pub");
+	if (!k->sk_path || !k->pk_path)
+		return ward_report(PROG, NULL, WARD_E_NOMEM);
+	if (!k->relock && strcmp(k->sk_path, k->pk_path) == 0) {
+		fprintf(stderr, PROG ": --sk and --pk name the same file\n");
+		return WARD_EXIT_USAGE;
+	}
+	return -1;
+}
+
 /* Returns -1 to go on, or an exit code. */
 static int parse_args(int argc, char **argv, struct keygen *k)
 {
@@ -159,24 +182,7 @@ static int parse_args(int argc, char **argv, struct keygen *k)
 		fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
 		return WARD_EXIT_USAGE;
 	}
-	if (k->nocrypt && (k->kdf_set || rounds_set)) {
-		fprintf(stderr, PROG ": --kdf and --rounds make no sense with --nocrypt\n");
-		return WARD_EXIT_USAGE;
-	}
-	if (rounds_set && k->kdf == WARD_C4GH_KDF_SCRYPT) {
-		fprintf(stderr, PROG ": scrypt has a fixed cost; --rounds needs --kdf bcrypt or "
-		                     "pbkdf2_hmac_sha256\n");
-		return WARD_EXIT_USAGE;
-	}
-	k->sk_path = expand_home(sk && *sk ? sk : "~/.c4gh/key");
-	k->pk_path = expand_home(pk && *pk ? pk : "~/.c4gh/key.pub");
-	if (!k->sk_path || !k->pk_path)
-		return ward_report(PROG, NULL, WARD_E_NOMEM);
-	if (!k->relock && strcmp(k->sk_path, k->pk_path) == 0) {
-		fprintf(stderr, PROG ": --sk and --pk name the same file\n");
-		return WARD_EXIT_USAGE;
-	}
-	return -1;
+	return check_args(k, rounds_set, sk, pk);
 }
 
 /*
