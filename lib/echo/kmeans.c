@@ -26,8 +26,12 @@
 
 #define BLOCK 256
 
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
 struct km {
 	const float *uniq;
+	float *sl, *sa, *sb; /* the distinct values split by coordinate, padded to 4 */
 	size_t u, n;
 	const uint32_t *idx;
 	uint32_t *cnt;   /* points per distinct value */
@@ -40,6 +44,35 @@ struct km {
 	int pixmode;
 	double *blk; /* per block of points: exact distance sums (walk) */
 };
+
+/*
+ * normL2Sqr of 4 distinct values at once: the same three float operations per
+ * coordinate in the same order as the scalar loop (s = 0 + v0*v0 is v0*v0).
+ */
+static inline v4f l2sqr3x4(const struct km *m, size_t u, const float *c)
+{
+	v4f l, a, b;
+	memcpy(&l, m->sl + u, sizeof l);
+	memcpy(&a, m->sa + u, sizeof a);
+	memcpy(&b, m->sb + u, sizeof b);
+	v4f x = l - c[0], y = a - c[1], z = b - c[2];
+	v4f s = x * x;
+	s = s + y * y;
+	s = s + z * z;
+	return s;
+}
+
+static inline v4f vload(const float *p)
+{
+	v4f v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+static inline v4f vselect(v4i mask, v4f a, v4f b)
+{
+	return (v4f)((mask & (v4i)a) | (~mask & (v4i)b));
+}
 
 static inline float l2sqr3(const float *a, const float *b)
 {
@@ -149,8 +182,10 @@ static void centers_pp(struct km *m, int k, struct ward_echo_rng *rng, float *ou
 	float *d = m->d, *td = m->td, *td2 = m->td2;
 	centers[0] = ward_echo_rng_next(rng) % (uint32_t)m->n;
 	const float *c0 = m->uniq + 3 * m->idx[centers[0]];
-	for (size_t u = 0; u < m->u; u++)
-		d[u] = l2sqr3(m->uniq + 3 * u, c0);
+	for (size_t u = 0; u < m->u; u += 4) {
+		v4f dd = l2sqr3x4(m, u, c0);
+		memcpy(d + u, &dd, sizeof dd);
+	}
 	int me, me_best = INT32_MAX, exact, exact_best = 0;
 	double sum0 = seq_sum(m, d, &me, &exact);
 	for (int c = 1; c < k; c++) {
@@ -161,9 +196,10 @@ static void centers_pp(struct km *m, int k, struct ward_echo_rng *rng, float *ou
 			double p = ward_echo_rng_double(rng) * sum0;
 			size_t ci = walk(m, d, p, blocks_ok, me, sum0);
 			const float *cv = m->uniq + 3 * m->idx[ci];
-			for (size_t u = 0; u < m->u; u++) {
-				float dd = l2sqr3(m->uniq + 3 * u, cv);
-				td2[u] = dd < d[u] ? dd : d[u];
+			for (size_t u = 0; u < m->u; u += 4) {
+				v4f dd = l2sqr3x4(m, u, cv), old = vload(d + u);
+				v4f r = vselect(dd < old, dd, old);
+				memcpy(td2 + u, &r, sizeof r);
 			}
 			int me2, exact2;
 			double s = seq_sum(m, td2, &me2, &exact2);
@@ -269,19 +305,23 @@ static void update_centers(struct km *m, int k, float *centers, const float *old
 	}
 }
 
+/*
+ * KMeansDistanceComputer: the nearest centre, the lowest index on ties
+ * (`min_dist > dist` with min_dist starting at DBL_MAX, compared in double;
+ * the same order holds for the float values with +inf as the start).
+ */
 static void assign(struct km *m, int k, const float *centers)
 {
-	for (size_t u = 0; u < m->u; u++) {
-		int best = 0;
-		double min_dist = DBL_MAX;
+	for (size_t u = 0; u < m->u; u += 4) {
+		v4f best = {INFINITY, INFINITY, INFINITY, INFINITY};
+		v4i lab = {0, 0, 0, 0};
 		for (int c = 0; c < k; c++) {
-			double dd = l2sqr3(m->uniq + 3 * u, centers + 3 * c);
-			if (min_dist > dd) {
-				min_dist = dd;
-				best = c;
-			}
+			v4f dd = l2sqr3x4(m, u, centers + 3 * c);
+			v4i lt = dd < best;
+			best = vselect(lt, dd, best);
+			lab = (lt & c) | (~lt & lab);
 		}
-		m->lab[u] = best;
+		memcpy(m->lab + u, &lab, sizeof lab);
 	}
 }
 
@@ -324,6 +364,7 @@ static void km_free(struct km *m)
 	free(m->dmin);
 	free(m->plab);
 	free(m->blk);
+	free(m->sl);
 }
 
 static int km_init(struct km *m, const float *uniq, size_t u, const uint32_t *idx, size_t n)
@@ -335,10 +376,12 @@ static int km_init(struct km *m, const float *uniq, size_t u, const uint32_t *id
 	m->n = n;
 	m->cnt = calloc(u, sizeof *m->cnt);
 	m->nzidx = malloc(n * sizeof *m->nzidx);
-	m->d = malloc(u * sizeof *m->d);
-	m->td = malloc(u * sizeof *m->td);
-	m->td2 = malloc(u * sizeof *m->td2);
-	m->lab = malloc(u * sizeof *m->lab);
+	size_t u4 = (u + 3) & ~(size_t)3;
+	m->d = malloc(u4 * sizeof *m->d);
+	m->td = malloc(u4 * sizeof *m->td);
+	m->td2 = malloc(u4 * sizeof *m->td2);
+	m->lab = malloc(u4 * sizeof *m->lab);
+	m->sl = calloc(3 * u4, sizeof *m->sl);
 	m->dmin = malloc(u * sizeof *m->dmin);
 	m->plab = malloc(n * sizeof(double)); /* also the compactness buffer */
 	m->blk = malloc((n / BLOCK + 1) * sizeof *m->blk);
@@ -346,6 +389,13 @@ static int km_init(struct km *m, const float *uniq, size_t u, const uint32_t *id
 	    !m->blk) {
 		km_free(m);
 		return ward_error(WARD_E_NOMEM, "kmeans: out of memory");
+	}
+	m->sa = m->sl + u4;
+	m->sb = m->sa + u4;
+	for (size_t i = 0; i < u; i++) {
+		m->sl[i] = uniq[3 * i];
+		m->sa[i] = uniq[3 * i + 1];
+		m->sb[i] = uniq[3 * i + 2];
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (idx[i] >= u) {
