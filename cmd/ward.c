@@ -15,12 +15,12 @@
  * Their entry points are weak here; when one is not linked in, it is looked
  * up by name in the modules.
  */
-#pragma weak cmd_echo_main
-#pragma weak cmd_cas_main
-#pragma weak cmd_session_main
-#pragma weak cmd_las_main
-#pragma weak cmd_run_main
-#pragma weak cmd_measure_main
+int cmd_echo_main(int argc, char **argv) __attribute__((weak));
+int cmd_cas_main(int argc, char **argv) __attribute__((weak));
+int cmd_session_main(int argc, char **argv) __attribute__((weak));
+int cmd_las_main(int argc, char **argv) __attribute__((weak));
+int cmd_run_main(int argc, char **argv) __attribute__((weak));
+int cmd_measure_main(int argc, char **argv) __attribute__((weak));
 
 static const char *const modules[] = {"echo", "cas"};
 
