@@ -394,6 +394,20 @@ static void test_damaged(void)
 	CHECK_RC(ward_echo_png_write(png, px, 16, 16, 48, 0), 0, "write a PNG");
 	CHECK_RC(ward_echo_video_open(png, &v), WARD_E_FORMAT, "still image: not a video");
 	CHECK_RC(ward_echo_video_open(test_tmpdir(), &v), WARD_E_IO, "directory: WARD_E_IO");
+
+	/* Playlists and scripts that name other files are refused (FFmpeg itself follows them). */
+	char text[9000];
+	int tn =
+	    snprintf(text, sizeof text,
+	             "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n%s\n#EXT-X-ENDLIST\n", good);
+	const char *hls = tmp_path("playlist.mp4");
+	write_file(hls, text, (size_t)tn);
+	CHECK_RC(ward_echo_video_open(hls, &v), WARD_E_FORMAT,
+	         "HLS playlist naming a video refused");
+	tn = snprintf(text, sizeof text, "ffconcat version 1.0\nfile '%s'\n", good);
+	const char *concat = tmp_path("concat.mp4");
+	write_file(concat, text, (size_t)tn);
+	CHECK_RC(ward_echo_video_open(concat, &v), WARD_E_FORMAT, "concat script refused");
 	free(copy);
 	free(data);
 }

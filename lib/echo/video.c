@@ -55,6 +55,16 @@ static int av_fail(const char *path, const char *what, int averr)
 	return ward_error(WARD_E_FORMAT, "%s: %s: %s", path, what, buf);
 }
 
+/*
+ * Demuxers a video may use. Without a list FFmpeg would also accept
+ * playlists and scripts (HLS, concat, ...) that open other files or URLs:
+ * a crafted "video" could then pull another patient's file, or a network
+ * resource, into the frames. Only local files are read (protocol "file").
+ */
+static const char format_whitelist[] =
+    "mov,mp4,avi,matroska,webm,mpeg,mpegts,mpegvideo,asf,flv,ogg,nut,h264,hevc,m4v,ivf,"
+    "yuv4mpegpipe,dv,rawvideo";
+
 /* Still-image demuxers open a PNG or JPEG as a one-frame "video": not what we want. */
 static int is_still_image_format(const AVInputFormat *f)
 {
@@ -105,7 +115,17 @@ int ward_echo_video_open(const char *path, struct ward_echo_video **out)
 	/* libav* would print warnings on stderr; the library never prints. */
 	if (!getenv("WARD_DEBUG"))
 		av_log_set_level(AV_LOG_QUIET);
-	int rc = avformat_open_input(&v->fmt, path, NULL, NULL);
+	AVDictionary *opts = NULL;
+	av_dict_set(&opts, "format_whitelist", format_whitelist, 0);
+	av_dict_set(&opts, "protocol_whitelist", "file", 0);
+	int rc = avformat_open_input(&v->fmt, path, NULL, &opts);
+	av_dict_free(&opts);
+	if (rc == AVERROR(EINVAL)) {
+		/* What FFmpeg says for a format outside the list. */
+		rc = ward_error(WARD_E_FORMAT, "%s: not a video of an accepted container type",
+		                path);
+		goto fail;
+	}
 	if (rc < 0) {
 		rc = av_fail(path, "not a readable video", rc);
 		goto fail;
