@@ -141,25 +141,34 @@ static int walk_blocks(struct km *m, const float *d, int exact)
 		return 0;
 	for (size_t b = 0; b * BLOCK < m->n; b++) {
 		size_t end = (b + 1) * BLOCK < m->n ? (b + 1) * BLOCK : m->n;
-		double s = 0;
-		for (size_t i = b * BLOCK; i < end; i++)
-			s += d[m->idx[i]];
-		m->blk[b] = s;
+		/* Exact, so any order: four chains instead of one. */
+		double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+		size_t i = b * BLOCK;
+		for (; i + 4 <= end; i += 4) {
+			s0 += d[m->idx[i]];
+			s1 += d[m->idx[i + 1]];
+			s2 += d[m->idx[i + 2]];
+			s3 += d[m->idx[i + 3]];
+		}
+		for (; i < end; i++)
+			s0 += d[m->idx[i]];
+		m->blk[b] = (s0 + s1) + (s2 + s3);
 	}
 	return 1;
 }
 
 /* for (ci = 0; ci < n-1; ci++) { p -= dist[ci]; if (p <= 0) break; } */
-static size_t walk(const struct km *m, const float *d, double p, int blocks_ok, int me, double sum0)
+static size_t walk(const struct km *m, const float *d, double p, int blocks_ok, int me)
 {
 	size_t ci = 0, n = m->n;
 	/*
-	 * Every p - prefix is a multiple of 2^ge (the lowest bit of p and of the
-	 * terms) and lies in (-sum0, p], p <= sum0: exact when sum0 < 2^(ge+53).
+	 * While p stays positive, every p - prefix is a multiple of 2^ge (the
+	 * lowest bit of p and of the terms) in (0, p]: exact when p < 2^(ge+53).
+	 * The block sums are exact because the whole sum is (walk_blocks).
 	 */
 	int ge = p > 0 ? low_exp_d(p) : INT32_MIN;
 	ge = ge < me ? ge : me;
-	if (blocks_ok && p > 0 && ge != INT32_MIN && ge < 900 && sum0 < ldexp(1.0, ge + 53)) {
+	if (blocks_ok && p > 0 && ge < 900 && p < ldexp(1.0, ge + 53)) {
 		size_t b = 0;
 		for (; (b + 1) * BLOCK < n; b++) {
 			if (p - m->blk[b] <= 0)
@@ -194,7 +203,7 @@ static void centers_pp(struct km *m, int k, struct ward_echo_rng *rng, float *ou
 		int blocks_ok = walk_blocks(m, d, exact);
 		for (int t = 0; t < WARD_ECHO_KMEANS_TRIALS; t++) {
 			double p = ward_echo_rng_double(rng) * sum0;
-			size_t ci = walk(m, d, p, blocks_ok, me, sum0);
+			size_t ci = walk(m, d, p, blocks_ok, me);
 			const float *cv = m->uniq + 3 * m->idx[ci];
 			for (size_t u = 0; u < m->u; u += 4) {
 				v4f dd = l2sqr3x4(m, u, cv), old = vload(d + u);
