@@ -160,27 +160,16 @@ static void print_claims(const struct ward_attest_claims *c, const uint8_t *ev, 
 	free(b64);
 }
 
-static int hex_or_random(const char *hex, const char *what, uint8_t out[32])
-{
-	if (!hex) {
-		randombytes_buf(out, 32);
-		return 0;
-	}
-	if (ward_attest_unhex(hex, out) == 0)
-		return 0;
-	fprintf(stderr, "ward las: %s: expected 64 hex digits\n", what);
-	return WARD_EXIT_USAGE;
-}
-
-static int las_query(const char *sock, const char *workload, const char *nonce_hex,
-                     const char *rd_hex)
+/*
+ * Nonce and report data are random on purpose: a ward process that asked
+ * for evidence over caller-chosen report data would let anyone bind the
+ * trusted launcher measurement to a key of their choice (docs/attestation.md).
+ */
+static int las_query(const char *sock, const char *workload)
 {
 	uint8_t nonce[32], rd[32];
-	int ret = hex_or_random(nonce_hex, "--nonce", nonce);
-	if (!ret)
-		ret = hex_or_random(rd_hex, "--report-data", rd);
-	if (ret)
-		return ret;
+	randombytes_buf(nonce, sizeof nonce);
+	randombytes_buf(rd, sizeof rd);
 	int fd = -1;
 	if (workload && (fd = open(workload, O_RDONLY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "ward las: %s: %s\n", workload, strerror(errno));
@@ -217,24 +206,18 @@ static int las_run(const char *key_path, struct las_options *o)
 
 int cmd_las_main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
-	                                     {"key", required_argument, NULL, 'k'},
-	                                     {"mode", required_argument, NULL, 'm'},
-	                                     {"no-cache", no_argument, NULL, 'C'},
-	                                     {"max-conns", required_argument, NULL, 'n'},
-	                                     {"verbose", no_argument, NULL, 'v'},
-	                                     {"force", no_argument, NULL, 'f'},
-	                                     {"help", no_argument, NULL, 'h'},
-	                                     {"workload", required_argument, NULL, 'w'},
-	                                     {"nonce", required_argument, NULL, 'N'},
-	                                     {"report-data", required_argument, NULL, 'R'},
-	                                     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"socket", required_argument, NULL, 's'},    {"key", required_argument, NULL, 'k'},
+	    {"mode", required_argument, NULL, 'm'},      {"no-cache", no_argument, NULL, 'C'},
+	    {"max-conns", required_argument, NULL, 'n'}, {"verbose", no_argument, NULL, 'v'},
+	    {"force", no_argument, NULL, 'f'},           {"help", no_argument, NULL, 'h'},
+	    {"workload", required_argument, NULL, 'w'},  {NULL, 0, NULL, 0}};
 	struct las_options o = {.socket_path = NULL,
 	                        .socket_mode = 0666,
 	                        .cache_entries = 1024,
 	                        .max_conns = 256,
 	                        .read_timeout_ms = 5000};
-	const char *key = NULL, *workload = NULL, *nonce = NULL, *rd = NULL;
+	const char *key = NULL, *workload = NULL;
 	int force = 0, c;
 	unsigned long long v;
 	while ((c = getopt_long(argc, argv, "s:k:m:n:vfh", opts, NULL)) != -1) {
@@ -276,12 +259,6 @@ int cmd_las_main(int argc, char **argv)
 		case 'w':
 			workload = optarg;
 			break;
-		case 'N':
-			nonce = optarg;
-			break;
-		case 'R':
-			rd = optarg;
-			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -304,7 +281,7 @@ int cmd_las_main(int argc, char **argv)
 	if (strcmp(verb, "pubkey") == 0)
 		return las_pubkey(key);
 	if (strcmp(verb, "query") == 0)
-		return las_query(o.socket_path, workload, nonce, rd);
+		return las_query(o.socket_path, workload);
 	if (strcmp(verb, "serve") == 0)
 		return las_run(key, &o);
 	fprintf(stderr, "ward las: unknown command '%s' (init, pubkey or serve)\n", verb);
