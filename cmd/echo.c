@@ -31,7 +31,8 @@ static void usage(FILE *out)
 	             "  synth        write a synthetic echo-like test video\n");
 }
 
-int cmd_echo_main(int argc, char **argv)
+/* Exported: in a modular build this is looked up with dlsym in lib/ward/echo.so (cmd/ward.c). */
+__attribute__((visibility("default"))) int cmd_echo_main(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);
