@@ -62,6 +62,7 @@ TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 PLUGIN   := $(if $(PLUG_SRC),$(BUILD)/plugins/hfile_crypt4gh.so)
 MODS     := $(foreach m,$(MODULES),$(if $(MOD_$(m)),$(BUILD)/lib/ward/$(m).so))
 
+.SECONDARY:
 .PHONY: all deps demo check test test-asan fuzz fuzz-smoke install clean format bench
 all: $(WARD) $(LINKS) $(STATIC) $(SHARED) $(TESTS) $(PLUGIN) $(MODS)
 
