@@ -81,9 +81,38 @@ bench_anonymise() {
 			a <= 2 * d ? "(met)" : "(NOT met)" }'
 }
 
-# --- analyse: `ward echo analyse` timings go here (same baseline, same row format) ---
+# --- analyse: `ward echo analyse` (engineer B's section) ---
+# One core: taskset when available, OpenBLAS on one thread. The CNN weights are random ones of
+# the original architecture (the real ones were never published), written by the CNN unit test.
 bench_analyse() {
-	:
+	local one=()
+	command -v taskset >/dev/null && one=(taskset -c 0)
+	export OPENBLAS_NUM_THREADS=1
+	best_of AN "${one[@]}" "$WARD" echo analyse -i "$VIDEOS" --no-view-filter -o "$W/an.json"
+	row "analyse, no CNN (default mode, one core)" "$AN" "$DECODE"
+	best_of AN_C "${one[@]}" "$WARD" echo analyse -i "$VIDEOS" --no-view-filter --compat \
+		-o "$W/an.json"
+	row "analyse --compat, no CNN (one core)" "$AN_C" "$DECODE"
+	awk -v a="$AN" -v n="$FRAMES" 'BEGIN {
+		printf "  target: analyse without CNN <= 10 ms/frame on one core: %.2f ms/frame %s\n",
+			a / 1e6 / n, a / 1e6 / n <= 10 ? "(met)" : "(NOT met)" }'
+	local gen="$BUILD/tests/test_echo_cnn"
+	if [ -x "$gen" ] && "$gen" --write-weights "$W/cnn.hdf5" >/dev/null 2>&1; then
+		best_of CNN "${one[@]}" "$WARD" echo analyse -i "$VIDEOS" --weights "$W/cnn.hdf5" \
+			-o "$W/an.json"
+		row "analyse with the view CNN (one core)" "$CNN" "$DECODE"
+		awk -v c="$CNN" -v a="$AN" -v n="$FRAMES" 'BEGIN {
+			printf "  CNN forward pass (one core, 1.68 M parameters, 2.9 GFLOP): %.1f ms/frame\n",
+				(c - a) / 1e6 / n }'
+		unset OPENBLAS_NUM_THREADS
+		best_of CNN2 "$WARD" echo analyse -i "$VIDEOS" --weights "$W/cnn.hdf5" -o "$W/an.json"
+		awk -v c="$CNN2" -v a="$AN" -v n="$FRAMES" -v p="$(nproc)" 'BEGIN {
+			printf "  CNN forward pass (OpenBLAS, %d threads): %.1f ms/frame\n", p,
+				(c - a) / 1e6 / n }'
+	else
+		echo "  CNN: $gen not built, forward pass not timed"
+	fi
+	unset OPENBLAS_NUM_THREADS
 }
 
 bench_anonymise
