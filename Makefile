@@ -85,8 +85,12 @@ $(WARD): $(CMD_OBJ) $(STATIC)
 	@mkdir -p $(@D)
 	$(QLD)$(CC) $(CFLAGS) -o $@ $(CMD_OBJ) $(STATIC) $(LDFLAGS) -Wl,--as-needed $(LIBS)
 
+# A module must export its cmd_*_main entry points (dlsym) and carry its own copy of the
+# CLI helpers in cmd/util.c, which the ward binary does not export.
+MOD_ONLY_OBJ := $(foreach m,$(MODULES),$(patsubst %.c,$(BUILD)/obj/%.o,$(MOD_$(m))))
+$(MOD_ONLY_OBJ): override CFLAGS += -fvisibility=default
 define module_rule
-$(BUILD)/lib/ward/$(1).so: $(patsubst %.c,$(BUILD)/obj/%.o,$(MOD_$(1))) $(STATIC)
+$(BUILD)/lib/ward/$(1).so: $(patsubst %.c,$(BUILD)/obj/%.o,$(MOD_$(1))) $(BUILD)/obj/cmd/util.o $(STATIC)
 	@mkdir -p $$(@D)
 	$$(QLD)$$(CC) $$(CFLAGS) -shared -o $$@ $$(filter %.o,$$^) $$(STATIC) $$(LDFLAGS) $$(LIBS)
 endef
