@@ -10,16 +10,6 @@
 #include "echo/analysis_internal.h"
 #include "test.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
 
 static double rel(double a, double b)
 {
@@ -200,10 +190,7 @@ int main(void)
 	json_object *videos = json_object_object_get(ref, "videos");
 	size_t nv = json_object_array_length(videos);
 	CHECK(nv == 6, "6 reference videos");
-	/* Under the sanitizers (about 10x slower) two videos stand for the six. */
-	if (SANITIZED)
-		test_skip("sanitizer build: per-frame comparison on 2 of the 6 videos");
-	reference_run(dir, videos, tsv, SANITIZED ? 2 : nv);
+	reference_run(dir, videos, tsv, nv);
 	carried_run(dir, videos);
 	default_run(dir, videos);
 	json_object_put(ref);
