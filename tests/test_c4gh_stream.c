@@ -293,6 +293,57 @@ static void keep_untrimmed(void)
 	tu_free(&c);
 }
 
+/* One reader, many seeks back and forth (as htslib does), with and without an edit list. */
+static void seeks(void)
+{
+	size_t n = 9 * 65536 + 777;
+	uint8_t *plain = malloc(n), *buf = malloc(200000);
+	test_fill(plain, n, 21);
+	const uint64_t edit[] = {1000, 70000, 5, 200000, 65536, 3};
+	for (int with_edit = 0; with_edit < 2; with_edit++) {
+		struct tbuf c, want;
+		CHECK_RC(tu_encrypt(plain, n, bob, (const uint8_t(*)[32])alice_pk, 1,
+		                    with_edit ? edit : NULL, with_edit ? 6 : 0, 2, 0, &c),
+		         0, "encrypt for seeking (edit list %d)", with_edit);
+		tu_apply_editlist(plain, n, with_edit ? edit : NULL, with_edit ? 6 : 0, &want);
+		int fd = open(tu_write_tmp("seek.c4gh", c.p, c.n), O_RDONLY);
+		const struct ward_c4gh_seckey *keys[1] = {alice};
+		struct ward_c4gh_read_opts o = {.keys = keys, .nkeys = 1, .threads = 2};
+		struct ward_c4gh_reader *r;
+		CHECK_RC(ward_c4gh_reader_open(fd, &o, &r), 0, "open for seeking");
+		CHECK(ward_c4gh_reader_size(r) == (int64_t)want.n,
+		      "size() is the edited length %zu", want.n);
+		uint32_t x = 12345;
+		int bad = 0;
+		for (int i = 0; i < 400; i++) {
+			x = x * 1103515245u + 12345u;
+			uint64_t pos = (x >> 8) % (want.n + 100);
+			size_t len = (size_t)((x >> 3) % (i % 3 == 0 ? 150000 : 5000));
+			if (i % 5 == 1) /* short hops back and forth near the last position */
+				pos = ward_c4gh_reader_tell(r) > 3000
+				          ? ward_c4gh_reader_tell(r) - 3000
+				          : 0;
+			if (ward_c4gh_reader_seek(r, pos) != 0) {
+				bad++;
+				continue;
+			}
+			ssize_t got = ward_c4gh_reader_read(r, buf, len);
+			size_t exp = pos >= want.n ? 0 : (want.n - pos < len ? want.n - pos : len);
+			if (got != (ssize_t)exp ||
+			    memcmp(buf, want.p + (pos < want.n ? pos : 0), exp))
+				bad++;
+		}
+		CHECK(bad == 0, "400 random seeks and reads match the oracle (edit list %d)",
+		      with_edit);
+		ward_c4gh_reader_free(r);
+		close(fd);
+		tu_free(&c);
+		tu_free(&want);
+	}
+	free(plain);
+	free(buf);
+}
+
 int main(void)
 {
 	if (ward_c4gh_seckey_generate(&alice) || ward_c4gh_seckey_generate(&bob) ||
@@ -307,6 +358,7 @@ int main(void)
 	ranges();
 	chains();
 	keep_untrimmed();
+	seeks();
 	ward_c4gh_seckey_free(alice);
 	ward_c4gh_seckey_free(bob);
 	ward_c4gh_seckey_free(carol);

@@ -353,8 +353,12 @@ int ward_c4gh_reader_seek(struct ward_c4gh_reader *r, uint64_t off)
 	if (off == r->pos)
 		return 0;
 	pipeline_drain(r);
-	/* Keep the in-flight batches if the target is among them (a short hop). */
-	if (off > r->pos && locate(r, off)) {
+	/*
+	 * Keep the in-flight batches if the target's segment is among them (a
+	 * short hop, either way): they hold, in order, every segment the stream
+	 * needs from that segment on, so reading simply resumes there.
+	 */
+	if (locate(r, off)) {
 		const struct c4gh_extent *e = &r->ext[r->cur_ext];
 		uint64_t seg = (e->start + (off - r->cum[r->cur_ext])) / C4GH_SEG;
 		for (unsigned i = 0; i < r->inflight; i++) {
