@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,17 @@
 
 #define PROG "ward echo anonymise"
 
+/* The previous video's output, flushed and renamed on a thread while the next one decodes. */
+struct publish_job {
+	pthread_t thread;
+	int running;
+	struct ward_echo_pending *pending;
+	int rc;
+	char msg[512];
+	char *path, *name;
+	long frames;
+};
+
 struct anon_ctx {
 	const char *out;
 	int compat, verbose, quiet;
@@ -24,6 +36,7 @@ struct anon_ctx {
 	/* Names written in this run, to recognise the same content twice. */
 	char **done_names, **done_inputs;
 	size_t ndone;
+	struct publish_job job;
 };
 
 static void usage(FILE *out)
@@ -113,8 +126,8 @@ static const char *done_before(const struct anon_ctx *c, const char *name)
 	return NULL;
 }
 
-/* Reports what happened to one video; returns its exit status (0 for success and skips). */
-static int report(const struct anon_ctx *c, const char *path, const char *name, int rc,
+/* Reports a video that was not written; returns its exit status (0 for skips). */
+static int report(const struct anon_ctx *c, const char *path, int rc,
                   const struct ward_echo_anonymise_result *r)
 {
 	if (rc == WARD_E_FORMAT && !r->opened && !video_extension(path)) {
@@ -124,21 +137,69 @@ static int report(const struct anon_ctx *c, const char *path, const char *name, 
 	}
 	if (rc < 0)
 		return ward_report(PROG, NULL, rc);
-	if (r->outcome == WARD_ECHO_NO_FRAMES) {
-		if (!c->quiet)
-			fprintf(stderr, PROG ": %s: no frames; skipped\n", path);
-	} else if (r->outcome == WARD_ECHO_NOT_DOPPLER) {
-		if (!c->quiet)
-			fprintf(stderr,
-			        PROG ": %s: not colour Doppler (frame 0: %u blue, %u red pixels); "
-			             "skipped\n",
-			        path, r->blue, r->red);
-	} else if (c->verbose) {
-		printf("%s: %ld frames -> %s/%s\n", path, r->frames, c->out, name);
-	} else if (!c->quiet) {
-		printf("%s: %ld frames\n", path, r->frames);
-	}
+	if (c->quiet)
+		return 0;
+	if (r->outcome == WARD_ECHO_NOT_DOPPLER)
+		fprintf(stderr,
+		        PROG
+		        ": %s: not colour Doppler (frame 0: %u blue, %u red pixels); skipped\n",
+		        path, r->blue, r->red);
+	else
+		fprintf(stderr, PROG ": %s: no frames; skipped\n", path);
 	return 0;
+}
+
+static void *publish_thread(void *arg)
+{
+	struct publish_job *j = arg;
+	j->rc = ward_echo_anonymise_publish(j->pending);
+	if (j->rc < 0)
+		snprintf(j->msg, sizeof j->msg, "%s", ward_last_error());
+	return NULL;
+}
+
+/* Waits for the output in flight, if any, and reports it; returns its exit status. */
+static int finish_publish(struct anon_ctx *c)
+{
+	struct publish_job *j = &c->job;
+	if (!j->running)
+		return 0;
+	pthread_join(j->thread, NULL);
+	j->running = 0;
+	int status = 0;
+	if (j->rc < 0) {
+		fprintf(stderr, PROG ": %s\n", j->msg);
+		status = ward_exit_code(j->rc);
+	} else if (c->verbose) {
+		printf("%s: %ld frames -> %s/%s\n", j->path, j->frames, c->out, j->name);
+	} else if (!c->quiet) {
+		printf("%s: %ld frames\n", j->path, j->frames);
+	}
+	fflush(stdout);
+	free(j->path);
+	free(j->name);
+	j->path = j->name = NULL;
+	return status;
+}
+
+/* Publishes a written video on a thread (or here, if no thread can start). */
+static int start_publish(struct anon_ctx *c, struct ward_echo_pending *p, const char *path,
+                         const char *name, long frames)
+{
+	struct publish_job *j = &c->job;
+	j->pending = p;
+	j->rc = 0;
+	j->frames = frames;
+	j->path = strdup(path);
+	j->name = strdup(name);
+	if (j->path && j->name && pthread_create(&j->thread, NULL, publish_thread, j) == 0) {
+		j->running = 1;
+		return 0;
+	}
+	publish_thread(j);
+	j->running = 1; /* so that finish_publish reports it */
+	j->thread = pthread_self();
+	return finish_publish(c);
 }
 
 static int one_video(struct anon_ctx *c, const char *path)
@@ -168,11 +229,18 @@ static int one_video(struct anon_ctx *c, const char *path)
 		return 0;
 	}
 	struct ward_echo_anonymise_result r;
-	rc = ward_echo_anonymise(path, dir, &c->opts, &r);
-	if (rc == 0 && r.outcome == WARD_ECHO_WRITTEN && remember(c, name, path) != 0)
-		rc = WARD_E_NOMEM;
+	struct ward_echo_pending *p = NULL;
+	rc = ward_echo_anonymise_begin(path, dir, &c->opts, &r, &p);
 	free(dir);
-	return report(c, path, name, rc, &r);
+	/* The previous video is reported first, to keep the order of the folder. */
+	int before = finish_publish(c);
+	if (p && remember(c, name, path) != 0) {
+		ward_echo_anonymise_discard(p);
+		fprintf(stderr, PROG ": %s: out of memory\n", path);
+		return before ? before : WARD_EXIT_FAIL;
+	}
+	int now = p ? start_publish(c, p, path, name, r.frames) : report(c, path, rc, &r);
+	return before ? before : now;
 }
 
 static int by_name(const void *a, const void *b)
@@ -229,9 +297,9 @@ static int run_folder(struct anon_ctx *c, const char *in)
 		if (!path) {
 			rc = ward_report(PROG, names[i], WARD_E_NOMEM);
 		} else if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+			rc = finish_publish(c);
 			if (!c->quiet)
 				fprintf(stderr, PROG ": %s: not a regular file; skipped\n", path);
-			rc = 0;
 		} else {
 			rc = one_video(c, path);
 		}
@@ -241,7 +309,8 @@ static int run_folder(struct anon_ctx *c, const char *in)
 		free(names[i]);
 	}
 	free(names);
-	return status;
+	int last = finish_publish(c);
+	return status ? status : last;
 }
 
 static int load_key(struct anon_ctx *c, const char *key_path, const char *new_key_path)
@@ -352,6 +421,8 @@ int cmd_echo_anonymise_main(int argc, char **argv)
 		status = WARD_EXIT_IO;
 	} else {
 		status = S_ISDIR(st.st_mode) ? run_folder(&c, in) : one_video(&c, in);
+		int last = finish_publish(&c);
+		status = status ? status : last;
 	}
 	for (size_t i = 0; i < c.ndone; i++) {
 		free(c.done_names[i]);

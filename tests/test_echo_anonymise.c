@@ -255,6 +255,21 @@ static void test_anonymise(void)
 	CHECK(compare_output(out, &o, 1) == 0, "original colours: the BGR bytes as RGB");
 	CHECK(count_entries(outroot, ".") == 0, "no temporary directory left");
 
+	/* In two steps: nothing visible until published; discard leaves nothing. */
+	struct ward_echo_pending *pend = NULL;
+	const char *out_b = tmp_path("out/two-step");
+	CHECK_RC(ward_echo_anonymise_begin(video, out_b, NULL, &r, &pend), 0, "begin");
+	CHECK(pend && r.outcome == WARD_ECHO_WRITTEN && access(out_b, F_OK) != 0 &&
+	          count_entries(outroot, ".") == 1,
+	      "begin: frames in a hidden temporary folder, output not there yet");
+	ward_echo_anonymise_discard(pend);
+	CHECK(access(out_b, F_OK) != 0 && count_entries(outroot, ".") == 0,
+	      "discard: nothing left");
+	CHECK_RC(ward_echo_anonymise_begin(video, out_b, NULL, &r, &pend), 0, "begin again");
+	CHECK_RC(ward_echo_anonymise_publish(pend), 0, "publish");
+	CHECK(count_entries(out_b, "") == 5 && count_entries(outroot, ".") == 0,
+	      "publish: 5 frames in place");
+
 	/* Text really was there, and gone after. */
 	size_t stride = 3 * (size_t)o.width;
 	uint8_t *src = malloc(stride * (size_t)o.height);

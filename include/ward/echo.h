@@ -106,12 +106,32 @@ struct ward_echo_anonymise_result {
  * the temporary directory is removed on failure and on SIGINT, SIGTERM,
  * SIGHUP and SIGPIPE. opts NULL means the defaults (true colours, no
  * replacing). Returns 0 with *res filled, or a negative ward_err: those of
- * ward_echo_video_open/next, WARD_E_EXISTS, WARD_E_IO. Not thread-safe (the
- * signal clean-up is process-wide): anonymise one video at a time.
+ * ward_echo_video_open/next, WARD_E_EXISTS, WARD_E_IO. Encodes on its own
+ * threads (opts->threads); calls for different out_dir may run on different
+ * threads, at most 4 at once.
  */
 WARD_EXPORT WARD_NODISCARD WARD_NONNULL(1, 2, 4) int ward_echo_anonymise(
     const char *video_path, const char *out_dir, const struct ward_echo_anonymise_opts *opts,
     struct ward_echo_anonymise_result *res);
+
+/*
+ * The same in two steps, so that a caller can decode the next video while
+ * the previous one is flushed to disk and renamed (on another thread).
+ * ward_echo_anonymise_begin does everything up to the rename: for a Doppler
+ * video it writes the frames into the temporary directory and returns a
+ * pending output in *pending; otherwise *pending is NULL. Then exactly one
+ * of ward_echo_anonymise_publish (flush, rename into place; frees pending;
+ * on failure the temporary directory is removed) or
+ * ward_echo_anonymise_discard (removes it; accepts NULL). At most 4 outputs
+ * may be pending at once. publish may run on another thread than begin.
+ */
+struct ward_echo_pending;
+WARD_EXPORT WARD_NODISCARD WARD_NONNULL(1, 2, 4, 5) int ward_echo_anonymise_begin(
+    const char *video_path, const char *out_dir, const struct ward_echo_anonymise_opts *opts,
+    struct ward_echo_anonymise_result *res, struct ward_echo_pending **pending);
+WARD_EXPORT WARD_NODISCARD
+    WARD_NONNULL(1) int ward_echo_anonymise_publish(struct ward_echo_pending *pending);
+WARD_EXPORT void ward_echo_anonymise_discard(struct ward_echo_pending *pending);
 
 /* A secret key naming anonymised videos by keyed pseudonym (opaque, in locked memory). */
 struct ward_echo_pseudonym_key;

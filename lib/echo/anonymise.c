@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,23 +17,28 @@
 #include "echo/echo_internal.h"
 
 /*
- * The directory being filled, removed by a signal handler if the process is
+ * Directories being filled or waiting to be published (at most a few: one
+ * per video in flight), removed by a signal handler if the process is
  * killed. Only async-signal-safe calls run there: the file names are
  * rebuilt from the frame count with plain digit arithmetic.
  */
-static char pending_dir[PATH_MAX];
-static volatile sig_atomic_t pending_active;
-static volatile sig_atomic_t pending_files;
+#define MAX_PENDING 4
+static struct {
+	char dir[PATH_MAX];
+	volatile sig_atomic_t files; /* names 0.png .. files-1.png may exist */
+	volatile sig_atomic_t active;
+} pending[MAX_PENDING];
+static pthread_mutex_t pending_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction old_actions[4];
 static const int clean_signals[4] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 
-static void pending_cleanup(void)
+static void pending_cleanup(int slot)
 {
 	char path[PATH_MAX + 32];
-	size_t n = strlen(pending_dir);
-	memcpy(path, pending_dir, n);
+	size_t n = strlen(pending[slot].dir);
+	memcpy(path, pending[slot].dir, n);
 	path[n++] = '/';
-	for (long i = 0; i < (long)pending_files; i++) {
+	for (long i = 0; i < (long)pending[slot].files; i++) {
 		char digits[24];
 		int d = 0;
 		long x = i;
@@ -46,13 +52,38 @@ static void pending_cleanup(void)
 		memcpy(path + k, ".png", 5);
 		unlink(path);
 	}
-	rmdir(pending_dir);
+	rmdir(pending[slot].dir);
+}
+
+static int pending_add(const char *dir)
+{
+	pthread_mutex_lock(&pending_mu);
+	int slot = -1;
+	for (int i = 0; i < MAX_PENDING && slot < 0; i++)
+		if (!pending[i].active)
+			slot = i;
+	if (slot >= 0) {
+		memcpy(pending[slot].dir, dir, strlen(dir) + 1);
+		pending[slot].files = 0;
+		pending[slot].active = 1;
+	}
+	pthread_mutex_unlock(&pending_mu);
+	return slot >= 0 ? slot
+	                 : ward_error(WARD_E_INVAL, "more than %d videos in flight", MAX_PENDING);
+}
+
+static void pending_remove(int slot)
+{
+	pthread_mutex_lock(&pending_mu);
+	pending[slot].active = 0;
+	pthread_mutex_unlock(&pending_mu);
 }
 
 static void on_signal(int sig)
 {
-	if (pending_active)
-		pending_cleanup();
+	for (int i = 0; i < MAX_PENDING; i++)
+		if (pending[i].active)
+			pending_cleanup(i);
 	for (int i = 0; i < 4; i++)
 		if (clean_signals[i] == sig && old_actions[i].sa_handler != SIG_DFL &&
 		    old_actions[i].sa_handler != SIG_IGN &&
@@ -66,11 +97,8 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
-static void install_handlers(void)
+static void install_handlers_once(void)
 {
-	static int installed;
-	if (installed)
-		return;
 	for (int i = 0; i < 4; i++) {
 		struct sigaction sa = {.sa_handler = on_signal};
 		if (sigaction(clean_signals[i], NULL, &old_actions[i]) == 0 &&
@@ -78,7 +106,12 @@ static void install_handlers(void)
 			continue;
 		sigaction(clean_signals[i], &sa, NULL);
 	}
-	installed = 1;
+}
+
+static void install_handlers(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, install_handlers_once);
 }
 
 /* Removes the regular files of a directory we wrote, then the directory. */
@@ -120,74 +153,139 @@ static int make_temp_dir(const char *out_dir, char *tmp, size_t size)
 	return ward_error(WARD_E_IO, "%s: cannot create a temporary directory", out_dir);
 }
 
-/* Moves the finished directory into place, replacing an old one if asked. */
-static int publish(const char *tmp, const char *out_dir, int replace)
+struct ward_echo_pending {
+	char tmp[PATH_MAX];
+	char *out_dir;
+	int replace;
+	int slot;
+};
+
+/*
+ * Flushes the files to disk, then moves the finished directory into place,
+ * replacing an old one if asked. One flush for all frames before the
+ * rename, so a crash cannot leave a complete-looking directory of empty
+ * files (a flush per file costs more than decoding).
+ */
+static int publish(struct ward_echo_pending *p)
 {
-	if (rename(tmp, out_dir) == 0) {
-		pending_active = 0;
+	int dfd = open(p->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || syncfs(dfd) != 0) {
+		int rc = ward_error_errno("%s: cannot flush to disk", p->tmp);
+		if (dfd >= 0)
+			close(dfd);
+		return rc;
+	}
+	close(dfd);
+	if (rename(p->tmp, p->out_dir) == 0) {
+		pending_remove(p->slot);
 		return 0;
 	}
 	if (errno != EEXIST && errno != ENOTEMPTY && errno != EISDIR && errno != ENOTDIR)
-		return ward_error_errno("%s: cannot rename %s into place", out_dir, tmp);
-	if (!replace)
-		return ward_error(WARD_E_EXISTS, "%s: already exists", out_dir);
+		return ward_error_errno("%s: cannot rename %s into place", p->out_dir, p->tmp);
+	if (!p->replace)
+		return ward_error(WARD_E_EXISTS, "%s: already exists", p->out_dir);
 	/* Swap atomically, so out_dir is never missing, then delete the old output. */
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, out_dir, RENAME_EXCHANGE) != 0)
-		return ward_error_errno("%s: cannot replace", out_dir);
-	pending_active = 0; /* tmp now holds the old output */
-	if (remove_output_dir(tmp) < 0)
-		return ward_error(WARD_E_IO, "%s: replaced; the old output is left in %s", out_dir,
-		                  tmp);
+	if (renameat2(AT_FDCWD, p->tmp, AT_FDCWD, p->out_dir, RENAME_EXCHANGE) != 0)
+		return ward_error_errno("%s: cannot replace", p->out_dir);
+	pending_remove(p->slot); /* tmp now holds the old output */
+	if (remove_output_dir(p->tmp) < 0)
+		return ward_error(WARD_E_IO, "%s: replaced; the old output is left in %s",
+		                  p->out_dir, p->tmp);
 	return 0;
 }
 
 /* Decodes and writes every frame; frame 0 is already in *f. */
-static int write_all(struct ward_echo_video *v, struct ward_echo_frame *f, const char *tmp,
-                     const struct ward_echo_anonymise_opts *o,
+static int write_all(struct ward_echo_video *v, struct ward_echo_frame *f,
+                     const struct ward_echo_pending *p, const struct ward_echo_anonymise_opts *o,
                      struct ward_echo_anonymise_result *res)
 {
 	struct ward_echo_writer *w;
 	/* Default: true colours (swap the frame's B and R); compat: the original's bytes. */
-	int rc = ward_echo_writer_start(tmp, !o->original_colours, o->threads, &w);
+	int rc = ward_echo_writer_start(p->tmp, !o->original_colours, o->threads, &w);
 	if (rc < 0)
 		return rc;
 	long i = 0;
 	do {
 		ward_echo_frame_mask_text(f);
 		/* Counted before the file exists, so the signal handler sees every name. */
-		pending_files = (sig_atomic_t)(i + 1);
+		pending[p->slot].files = (sig_atomic_t)(i + 1);
 		if ((rc = ward_echo_writer_put(w, i++, f)) < 0)
 			break;
 	} while ((rc = ward_echo_video_next(v, f)) == 1);
 	int wrc = ward_echo_writer_finish(w);
 	res->frames = i;
-	if (rc < 0)
-		return rc;
-	if (wrc < 0)
-		return wrc;
-	/*
-	 * One flush for all frames before the rename, so a crash cannot leave a
-	 * complete-looking directory of empty files (per-file fsync costs more
-	 * than decoding).
-	 */
-	int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || syncfs(dfd) != 0) {
-		rc = ward_error_errno("%s: cannot flush to disk", tmp);
-		if (dfd >= 0)
-			close(dfd);
+	return rc < 0 ? rc : wrc;
+}
+
+static void pending_free(struct ward_echo_pending *p)
+{
+	free(p->out_dir);
+	free(p);
+}
+
+void ward_echo_anonymise_discard(struct ward_echo_pending *p)
+{
+	if (!p)
+		return;
+	int saved = errno;
+	pending_cleanup(p->slot);
+	pending_remove(p->slot);
+	pending_free(p);
+	errno = saved;
+}
+
+int ward_echo_anonymise_publish(struct ward_echo_pending *p)
+{
+	int rc = publish(p);
+	if (rc < 0) {
+		ward_echo_anonymise_discard(p);
 		return rc;
 	}
-	close(dfd);
+	pending_free(p);
 	return 0;
 }
 
-int ward_echo_anonymise(const char *video_path, const char *out_dir,
-                        const struct ward_echo_anonymise_opts *opts,
-                        struct ward_echo_anonymise_result *res)
+/* Writes the frames of a Doppler video (frame 0 in *f) into a new temporary directory. */
+static int begin_writing(struct ward_echo_video *v, struct ward_echo_frame *f, const char *out_dir,
+                         const struct ward_echo_anonymise_opts *o,
+                         struct ward_echo_anonymise_result *res, struct ward_echo_pending **out)
+{
+	struct ward_echo_pending *p = calloc(1, sizeof *p);
+	if (!p || !(p->out_dir = strdup(out_dir))) {
+		free(p);
+		return ward_error(WARD_E_NOMEM, "out of memory");
+	}
+	p->replace = o->replace;
+	int rc = make_temp_dir(out_dir, p->tmp, sizeof p->tmp);
+	if (rc < 0) {
+		pending_free(p);
+		return rc;
+	}
+	if ((rc = pending_add(p->tmp)) < 0) {
+		rmdir(p->tmp);
+		pending_free(p);
+		return rc;
+	}
+	p->slot = rc;
+	install_handlers();
+	rc = write_all(v, f, p, o, res);
+	if (rc < 0) {
+		ward_echo_anonymise_discard(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+int ward_echo_anonymise_begin(const char *video_path, const char *out_dir,
+                              const struct ward_echo_anonymise_opts *opts,
+                              struct ward_echo_anonymise_result *res,
+                              struct ward_echo_pending **out)
 {
 	static const struct ward_echo_anonymise_opts defaults = {0};
 	const struct ward_echo_anonymise_opts *o = opts ? opts : &defaults;
 	memset(res, 0, sizeof *res);
+	*out = NULL;
 	struct stat st;
 	if (!o->replace && lstat(out_dir, &st) == 0)
 		return ward_error(WARD_E_EXISTS, "%s: already exists", out_dir);
@@ -200,30 +298,23 @@ int ward_echo_anonymise(const char *video_path, const char *out_dir,
 	rc = ward_echo_video_next(v, &f);
 	if (rc <= 0) {
 		res->outcome = WARD_ECHO_NO_FRAMES;
-		goto done;
-	}
-	rc = ward_echo_video_is_doppler(&f, &res->blue, &res->red);
-	if (rc <= 0) {
+	} else if ((rc = ward_echo_video_is_doppler(&f, &res->blue, &res->red)) <= 0) {
 		res->outcome = WARD_ECHO_NOT_DOPPLER;
 		res->frames = 1;
-		goto done;
-	}
-	char tmp[PATH_MAX];
-	if ((rc = make_temp_dir(out_dir, tmp, sizeof tmp)) < 0)
-		goto done;
-	install_handlers();
-	memcpy(pending_dir, tmp, strlen(tmp) + 1);
-	pending_files = 0;
-	pending_active = 1;
-	rc = write_all(v, &f, tmp, o, res);
-	if (rc == 0)
-		rc = publish(tmp, out_dir, o->replace);
-	if (rc < 0 && pending_active)
-		pending_cleanup();
-	pending_active = 0;
-	if (rc == 0)
+	} else if ((rc = begin_writing(v, &f, out_dir, o, res, out)) == 0) {
 		res->outcome = WARD_ECHO_WRITTEN;
-done:
+	}
 	ward_echo_video_close(v);
 	return rc < 0 ? rc : 0;
+}
+
+int ward_echo_anonymise(const char *video_path, const char *out_dir,
+                        const struct ward_echo_anonymise_opts *opts,
+                        struct ward_echo_anonymise_result *res)
+{
+	struct ward_echo_pending *p;
+	int rc = ward_echo_anonymise_begin(video_path, out_dir, opts, res, &p);
+	if (rc == 0 && p && (rc = ward_echo_anonymise_publish(p)) < 0)
+		res->outcome = 0;
+	return rc;
 }
