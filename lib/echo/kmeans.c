@@ -84,18 +84,6 @@ static inline float l2sqr3(const float *a, const float *b)
 	return s;
 }
 
-/* Exponent of the lowest set bit of a positive finite float (v = odd * 2^e). */
-static inline int low_exp(float v)
-{
-	uint32_t b;
-	memcpy(&b, &v, sizeof b);
-	uint32_t e = b >> 23 & 0xff, m = b & 0x7fffff;
-	if (e == 0)
-		return -149 + __builtin_ctz(m);
-	m |= 0x800000;
-	return (int)e - 150 + __builtin_ctz(m);
-}
-
 /* Lowest-bit exponent of a positive finite double. */
 static inline int low_exp_d(double v)
 {
@@ -113,19 +101,48 @@ static inline int low_exp_d(double v)
  * exact totals when the terms allow it, else point by point. *minexp gets
  * the lowest-bit exponent of the terms (INT32_MAX if all are zero).
  */
+/*
+ * The lowest-bit exponent of the non-zero terms (*minexp, INT32_MAX if none)
+ * and the total of cnt[u] * v[u] (products exact: < 2^17 times 24 bits),
+ * four values at a time; the lowest set bit comes from m & -m converted to
+ * float. The total is exact (hence order-free) iff *exact.
+ */
+static double exact_total(const struct km *m, const float *v, int *minexp, int *exact)
+{
+	const v4i big = {INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX};
+	v4i me = big;
+	double t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+	for (size_t u = 0; u < m->u; u += 4) {
+		v4f x = vload(v + u);
+		v4i b = (v4i)x, c;
+		memcpy(&c, m->cnt + u, sizeof c);
+		v4i e = b >> 23 & 0xff, normal = e != 0;
+		v4i mant = (b & 0x7fffff) | (normal & 0x800000);
+		v4f lowf = __builtin_convertvector(mant & -mant, v4f);
+		v4i ex =
+		    ((normal & (e - 150)) | (~normal & -149)) + (((v4i)lowf >> 23 & 0xff) - 127);
+		v4i use = (x != 0) & (c != 0);
+		ex = (use & ex) | (~use & big);
+		v4i lt = ex < me;
+		me = (lt & ex) | (~lt & me);
+		t0 += (double)m->cnt[u] * v[u];
+		t1 += (double)m->cnt[u + 1] * v[u + 1];
+		t2 += (double)m->cnt[u + 2] * v[u + 2];
+		t3 += (double)m->cnt[u + 3] * v[u + 3];
+	}
+	int mn = INT32_MAX;
+	for (int j = 0; j < 4; j++)
+		mn = me[j] < mn ? me[j] : mn;
+	/* Nonnegative terms: if the true total is below 2^(mn+53) so is every partial sum. */
+	double total = (t0 + t1) + (t2 + t3);
+	*minexp = mn;
+	*exact = mn == INT32_MAX || total < ldexp(1.0, mn + 53);
+	return total;
+}
+
 static double seq_sum(const struct km *m, const float *v, int *minexp, int *exact)
 {
-	int me = INT32_MAX;
-	double total = 0;
-	for (size_t u = 0; u < m->u; u++) {
-		if (v[u] != 0) {
-			int e = low_exp(v[u]);
-			me = e < me ? e : me;
-		}
-		total += (double)m->cnt[u] * v[u];
-	}
-	*minexp = me;
-	*exact = me == INT32_MAX || total < ldexp(1.0, me + 53);
+	double total = exact_total(m, v, minexp, exact);
 	if (*exact)
 		return total;
 	double s = 0;
@@ -284,14 +301,31 @@ static void update_centers(struct km *m, int k, float *centers, const float *old
 	memset(centers, 0, (size_t)k * 3 * sizeof(float));
 	for (size_t u = 0; u < m->u; u++)
 		counters[m->lab[u]] += (int)m->cnt[u];
+	/*
+	 * Float sums in point order, one chain per cluster and coordinate. The
+	 * running sums of the current cluster stay in registers (neighbouring
+	 * points mostly share a cluster), which avoids a store-to-load round
+	 * trip per point; the additions are the same.
+	 */
+	int cur = m->nnz ? m->lab[m->nzidx[0]] : 0;
+	float a0 = 0, a1 = 0, a2 = 0;
 	for (size_t j = 0; j < m->nnz; j++) {
 		uint32_t u = m->nzidx[j];
-		const float *x = m->uniq + 3 * u;
-		float *c = centers + 3 * m->lab[u];
-		c[0] += x[0];
-		c[1] += x[1];
-		c[2] += x[2];
+		int lab = m->lab[u];
+		if (lab != cur) {
+			float *c = centers + 3 * cur;
+			c[0] = a0, c[1] = a1, c[2] = a2;
+			cur = lab;
+			c = centers + 3 * cur;
+			a0 = c[0], a1 = c[1], a2 = c[2];
+		}
+		a0 += m->sl[u];
+		a1 += m->sa[u];
+		a2 += m->sb[u];
 	}
+	centers[3 * cur] = a0;
+	centers[3 * cur + 1] = a1;
+	centers[3 * cur + 2] = a2;
 	m->pixmode = 0;
 	for (int c = 0; c < k; c++)
 		if (counters[c] == 0) {
@@ -340,18 +374,10 @@ static double compactness(struct km *m, const float *centers, double *pbuf)
 	if (!m->pixmode) {
 		for (size_t u = 0; u < m->u; u++)
 			m->dmin[u] = l2sqr3(m->uniq + 3 * u, centers + 3 * m->lab[u]);
-		int me;
-		double total = 0;
-		/* seq_sum's exactness test also covers cv::sum's grouping by four. */
-		me = INT32_MAX;
-		for (size_t u = 0; u < m->u; u++) {
-			if (m->dmin[u] != 0) {
-				int e = low_exp(m->dmin[u]);
-				me = e < me ? e : me;
-			}
-			total += (double)m->cnt[u] * m->dmin[u];
-		}
-		if (me == INT32_MAX || total < ldexp(1.0, me + 53))
+		/* The exactness test also covers cv::sum's grouping by four. */
+		int me, exact;
+		double total = exact_total(m, m->dmin, &me, &exact);
+		if (exact)
 			return total;
 		for (size_t i = 0; i < m->n; i++)
 			pbuf[i] = m->dmin[m->idx[i]];
@@ -383,7 +409,7 @@ static int km_init(struct km *m, const float *uniq, size_t u, const uint32_t *id
 	m->u = u;
 	m->idx = idx;
 	m->n = n;
-	m->cnt = calloc(u, sizeof *m->cnt);
+	m->cnt = calloc((u + 3) & ~(size_t)3, sizeof *m->cnt);
 	m->nzidx = malloc(n * sizeof *m->nzidx);
 	size_t u4 = (u + 3) & ~(size_t)3;
 	m->d = malloc(u4 * sizeof *m->d);
@@ -391,7 +417,7 @@ static int km_init(struct km *m, const float *uniq, size_t u, const uint32_t *id
 	m->td2 = malloc(u4 * sizeof *m->td2);
 	m->lab = malloc(u4 * sizeof *m->lab);
 	m->sl = calloc(3 * u4, sizeof *m->sl);
-	m->dmin = malloc(u * sizeof *m->dmin);
+	m->dmin = calloc((u + 3) & ~(size_t)3, sizeof *m->dmin);
 	m->plab = malloc(n * sizeof(double)); /* also the compactness buffer */
 	m->blk = malloc((n / BLOCK + 1) * sizeof *m->blk);
 	if (!m->cnt || !m->nzidx || !m->d || !m->td || !m->td2 || !m->lab || !m->dmin || !m->plab ||
