@@ -157,7 +157,8 @@ static int session_name_ok(const char *s)
 	char copy[WARD_SESSION_NAME_MAX + 1];
 	memcpy(copy, s, n + 1);
 	for (char *save = NULL, *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save))
-		if (strcmp(c, ".") == 0 || strcmp(c, "..") == 0 || strcmp(c, "secrets") == 0)
+		if (strcmp(c, ".") == 0 || strcmp(c, "..") == 0 || strcmp(c, "secrets") == 0 ||
+		    strcmp(c, "history") == 0)
 			return 0;
 	return 1;
 }

@@ -1,0 +1,412 @@
+/* The workload interface: nonces, the program to measure, and configurations for attested
+ * workloads. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+#include <sodium.h>
+
+#include "core/core_internal.h"
+#include "services/cas/cas.h"
+#include "ward/attest.h"
+
+#define NONCE_SLOTS 65536u
+#define NONCE_PROBE 64u
+#define NONCE_TTL   60 /* seconds: the contract's lifetime of a nonce */
+
+struct slot {
+	uint8_t nonce[32];
+	int64_t expires; /* monotonic seconds; 0 = free */
+};
+
+struct cas_nonces {
+	pthread_mutex_t mu;
+	struct slot *slots;
+};
+
+static int64_t now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+struct cas_nonces *cas_nonces_new(void)
+{
+	struct cas_nonces *n = calloc(1, sizeof *n);
+	if (!n)
+		return NULL;
+	if (!(n->slots = calloc(NONCE_SLOTS, sizeof *n->slots))) {
+		free(n);
+		return NULL;
+	}
+	pthread_mutex_init(&n->mu, NULL);
+	return n;
+}
+
+void cas_nonces_free(struct cas_nonces *n)
+{
+	if (!n)
+		return;
+	pthread_mutex_destroy(&n->mu);
+	free(n->slots);
+	free(n);
+}
+
+static size_t slot_of(const uint8_t nonce[32])
+{
+	return (size_t)ward_load32_le(nonce) % NONCE_SLOTS;
+}
+
+/* Issues a fresh nonce; 0, or -1 when the table is full of live nonces. */
+static int nonce_issue(struct cas_nonces *n, uint8_t nonce[32])
+{
+	randombytes_buf(nonce, 32);
+	int64_t now = now_mono();
+	pthread_mutex_lock(&n->mu);
+	size_t h = slot_of(nonce);
+	for (size_t i = 0; i < NONCE_PROBE; i++) {
+		struct slot *s = &n->slots[(h + i) % NONCE_SLOTS];
+		if (s->expires <= now) {
+			memcpy(s->nonce, nonce, 32);
+			s->expires = now + NONCE_TTL;
+			pthread_mutex_unlock(&n->mu);
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(&n->mu);
+	return -1;
+}
+
+/* Consumes a nonce: 0 if it was issued, unused and unexpired; -1 otherwise. */
+static int nonce_consume(struct cas_nonces *n, const uint8_t nonce[32])
+{
+	int64_t now = now_mono();
+	int rc = -1;
+	pthread_mutex_lock(&n->mu);
+	size_t h = slot_of(nonce);
+	for (size_t i = 0; i < NONCE_PROBE; i++) {
+		struct slot *s = &n->slots[(h + i) % NONCE_SLOTS];
+		if (s->expires > now && sodium_memcmp(s->nonce, nonce, 32) == 0) {
+			s->expires = 0;
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&n->mu);
+	return rc;
+}
+
+static int reply_obj(struct cas_request *r, unsigned status, json_object *o)
+{
+	int ret =
+	    cas_reply_json(r, status, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return ret;
+}
+
+static int get_nonce(struct cas_state *cs, struct cas_request *r)
+{
+	uint8_t nonce[32];
+	char hex[65];
+	if (nonce_issue(cs->nonces, nonce))
+		return cas_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+		                       "too many outstanding nonces; retry shortly");
+	sodium_bin2hex(hex, sizeof hex, nonce, 32);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "nonce", json_object_new_string(hex));
+	return reply_obj(r, MHD_HTTP_OK, o);
+}
+
+/* Splits "SESSION/SERVICE" at the last '/' (session names may contain '/'). */
+static int split_config_id(const char *id, char *session, size_t cap, const char **service)
+{
+	const char *slash = id ? strrchr(id, '/') : NULL;
+	if (!slash || slash == id || !slash[1] || (size_t)(slash - id) >= cap)
+		return -1;
+	memcpy(session, id, (size_t)(slash - id));
+	session[slash - id] = '\0';
+	*service = slash + 1;
+	return 0;
+}
+
+/* Loads the session and finds the service of config_id; replies itself on failure (returns -1). */
+static int load_service(struct cas_state *cs, struct cas_request *r, const char *config_id,
+                        struct ward_session **s, struct ward_secret_set **vals, size_t *idx,
+                        int *ret)
+{
+	char session[WARD_SESSION_NAME_MAX + 1];
+	const char *service;
+	if (split_config_id(config_id, session, sizeof session, &service)) {
+		*ret =
+		    cas_reply_error(r, MHD_HTTP_BAD_REQUEST, "config_id must be SESSION/SERVICE");
+		return -1;
+	}
+	int rc = ward_store_session_load(cs->store, session, s, vals);
+	if (rc) {
+		*ret = cas_reply_ward_error(r, rc);
+		return -1;
+	}
+	int i = ward_session_service_find(*s, service);
+	if (i < 0) {
+		ward_session_free(*s);
+		ward_secret_set_free(*vals);
+		*ret = cas_reply_error(r, MHD_HTTP_NOT_FOUND, "no such service in the session");
+		return -1;
+	}
+	*idx = (size_t)i;
+	return 0;
+}
+
+static int get_program(struct cas_state *cs, struct cas_request *r)
+{
+	const char *id = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "config_id");
+	struct ward_session *s;
+	struct ward_secret_set *vals;
+	size_t i;
+	int ret;
+	if (load_service(cs, r, id, &s, &vals, &i, &ret))
+		return ret;
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "program",
+	                       json_object_new_string(ward_session_service_program(s, i)));
+	ward_session_free(s);
+	ward_secret_set_free(vals);
+	return reply_obj(r, MHD_HTTP_OK, o);
+}
+
+/* Records a grant or a refusal; returns 0 or the audit error (the caller then fails closed). */
+static int audit(struct cas_state *cs, const char *config_id, const char *reason,
+                 const struct ward_attest_claims *c, const uint8_t *digest)
+{
+	json_object *f = json_object_new_object();
+	json_object_object_add(f, "config_id", json_object_new_string(config_id ? config_id : ""));
+	json_object_object_add(f, "result", json_object_new_string(reason ? "denied" : "granted"));
+	if (reason)
+		json_object_object_add(f, "reason", json_object_new_string(reason));
+	char hex[65];
+	if (digest) {
+		sodium_bin2hex(hex, sizeof hex, digest, 32);
+		json_object_object_add(f, "digest", json_object_new_string(hex));
+	}
+	if (c && c->mode) {
+		sodium_bin2hex(hex, sizeof hex, c->platform, 32);
+		json_object_object_add(f, "platform", json_object_new_string(hex));
+		sodium_bin2hex(hex, sizeof hex, c->launcher, 32);
+		json_object_object_add(f, "launcher", json_object_new_string(hex));
+		sodium_bin2hex(hex, sizeof hex, c->workload, 32);
+		json_object_object_add(f, "workload", json_object_new_string(hex));
+		json_object_object_add(f, "pid", json_object_new_int64(c->pid));
+		json_object_object_add(f, "uid", json_object_new_int64(c->uid));
+	}
+	int rc =
+	    ward_store_audit(cs->store, reason ? "attestation.denied" : "attestation.granted", f);
+	json_object_put(f);
+	return rc;
+}
+
+static int deny(struct cas_state *cs, struct cas_request *r, const char *config_id, unsigned status,
+                const char *why, const struct ward_attest_claims *c)
+{
+	char msg[400];
+	snprintf(msg, sizeof msg, "%s", why);
+	int rc = audit(cs, config_id, msg, c, NULL);
+	if (rc)
+		return cas_reply_ward_error(r, rc);
+	return cas_reply_error(r, status, msg);
+}
+
+struct config_req {
+	const char *config_id;
+	uint8_t pubkey[32];
+	uint8_t *evidence;
+	size_t ev_len;
+};
+
+/* Parses {"config_id":"S/svc","evidence":"<base64>","pubkey":"<64 hex>"}. */
+static int parse_config_req(const struct cas_request *r, json_object **root, struct config_req *q,
+                            const char **why)
+{
+	memset(q, 0, sizeof *q);
+	struct json_tokener *tok = json_tokener_new_ex(16);
+	*root = tok ? json_tokener_parse_ex(tok, r->body, (int)r->body_len) : NULL;
+	int complete = tok && json_tokener_get_error(tok) == json_tokener_success &&
+	               json_tokener_get_parse_end(tok) == r->body_len;
+	json_tokener_free(tok);
+	json_object *id, *pk, *ev;
+	*why = "the request must be JSON {\"config_id\",\"evidence\",\"pubkey\"}";
+	if (!complete || !*root || !json_object_is_type(*root, json_type_object) ||
+	    !json_object_object_get_ex(*root, "config_id", &id) ||
+	    !json_object_is_type(id, json_type_string) ||
+	    !json_object_object_get_ex(*root, "pubkey", &pk) ||
+	    !json_object_is_type(pk, json_type_string))
+		return -1;
+	q->config_id = json_object_get_string(id);
+	size_t got = 0;
+	if (json_object_get_string_len(pk) != 64 ||
+	    sodium_hex2bin(q->pubkey, 32, json_object_get_string(pk), 64, NULL, &got, NULL) != 0 ||
+	    got != 32) {
+		*why = "pubkey must be 64 hex digits";
+		return -1;
+	}
+	if (json_object_object_get_ex(*root, "evidence", &ev) &&
+	    json_object_is_type(ev, json_type_string)) {
+		size_t bl = (size_t)json_object_get_string_len(ev);
+		if (bl > 4 * (WARD_ATTEST_MAX_EVIDENCE / 3 + 1) ||
+		    !(q->evidence = malloc(bl / 4 * 3 + 3)) ||
+		    sodium_base642bin(q->evidence, bl / 4 * 3 + 3, json_object_get_string(ev), bl,
+		                      NULL, &q->ev_len, NULL,
+		                      sodium_base64_VARIANT_ORIGINAL) != 0) {
+			*why = "evidence must be standard base64";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Runs the host-mode checks; 0, or the refusal's reason in *why (ward_last_error). */
+static int check_host(struct cas_state *cs, const struct config_req *q,
+                      const struct ward_session *s, size_t idx, struct ward_attest_claims *claims,
+                      const char **why)
+{
+	uint8_t(*plats)[32] = NULL, (*launchers)[32] = NULL;
+	size_t np = 0, nl = 0;
+	int rc = ward_store_trust_list(cs->store, WARD_STORE_PLATFORM, &plats, NULL, &np);
+	if (!rc)
+		rc = ward_store_trust_list(cs->store, WARD_STORE_LAUNCHER, &launchers, NULL, &nl);
+	if (!rc) {
+		const uint8_t(*meas)[32];
+		const uint32_t *uids;
+		struct ward_attest_expect x = {0};
+		x.platforms = (const uint8_t(*)[32])plats;
+		x.n_platforms = np;
+		x.launchers = (const uint8_t(*)[32])launchers;
+		x.n_launchers = nl;
+		x.n_workloads = ward_session_service_measurements(s, idx, &meas);
+		x.workloads = meas;
+		x.n_uids = ward_session_service_uids(s, idx, &uids);
+		x.uids = uids;
+		x.pubkey = q->pubkey;
+		x.config_id = q->config_id;
+		if (!q->evidence)
+			rc = ward_error(WARD_E_DENIED, "evidence is required (host mode)");
+		else
+			rc = ward_attest_host_check(q->evidence, q->ev_len, &x, claims);
+	}
+	free(plats);
+	free(launchers);
+	if (!rc && nonce_consume(cs->nonces, claims->nonce) != 0)
+		rc = ward_error(WARD_E_DENIED, "nonce was not issued by this service, was used "
+		                               "already, or expired (replayed evidence?)");
+	if (rc)
+		*why = ward_last_error();
+	return rc;
+}
+
+/* Renders the configuration and seals it to the request's key; base64 in guarded memory. */
+static int seal_config(const struct ward_session *s, size_t idx, const struct ward_secret_set *v,
+                       const uint8_t pubkey[32], char **out, size_t *out_len)
+{
+	char *cfg = NULL;
+	size_t len;
+	int rc = ward_session_render(s, idx, v, &cfg, &len);
+	if (rc)
+		return rc;
+	size_t slen = len + crypto_box_SEALBYTES;
+	uint8_t *sealed = malloc(slen);
+	size_t b64 = sodium_base64_ENCODED_LEN(slen, sodium_base64_VARIANT_ORIGINAL);
+	*out = NULL;
+	if (sealed && crypto_box_seal(sealed, (const uint8_t *)cfg, len, pubkey) != 0)
+		rc = ward_error(WARD_E_INVAL, "pubkey is not a usable X25519 public key");
+	else if (!sealed || !(*out = sodium_malloc(b64 + 16)))
+		rc = ward_error(WARD_E_NOMEM, "out of memory");
+	ward_session_text_free(cfg);
+	if (!rc) {
+		memcpy(*out, "{\"sealed\":\"", 11);
+		sodium_bin2base64(*out + 11, b64, sealed, slen, sodium_base64_VARIANT_ORIGINAL);
+		size_t n = strlen(*out);
+		memcpy(*out + n, "\"}", 3);
+		*out_len = n + 2;
+	}
+	free(sealed);
+	return rc;
+}
+
+static int post_config(struct cas_state *cs, struct cas_request *r)
+{
+	json_object *root = NULL;
+	struct config_req q;
+	const char *why;
+	struct ward_session *s = NULL;
+	struct ward_secret_set *vals = NULL;
+	struct ward_attest_claims claims;
+	memset(&claims, 0, sizeof claims);
+	size_t idx;
+	int ret;
+	if (parse_config_req(r, &root, &q, &why)) {
+		ret = cas_reply_error(r, MHD_HTTP_BAD_REQUEST, why);
+		goto out;
+	}
+	if (load_service(cs, r, q.config_id, &s, &vals, &idx, &ret))
+		goto out;
+	enum ward_session_mode mode = ward_session_mode(s);
+	if (mode == WARD_SESSION_MODE_SGX) {
+		ret = deny(cs, r, q.config_id, MHD_HTTP_FORBIDDEN,
+		           "sgx attestation is not available yet", NULL);
+		goto out;
+	}
+	if (mode == WARD_SESSION_MODE_NONE && !cs->opts->insecure_none) {
+		ret = deny(cs, r, q.config_id, MHD_HTTP_FORBIDDEN,
+		           "attestation mode none is refused by this service", NULL);
+		goto out;
+	}
+	if (mode == WARD_SESSION_MODE_HOST && check_host(cs, &q, s, idx, &claims, &why)) {
+		ret = deny(cs, r, q.config_id, MHD_HTTP_FORBIDDEN, why, &claims);
+		goto out;
+	}
+	char *body = NULL;
+	size_t blen;
+	uint8_t digest[32];
+	int rc = ward_session_digest(s, digest);
+	if (!rc)
+		rc = seal_config(s, idx, vals, q.pubkey, &body, &blen);
+	/* Fail closed: no configuration leaves unless the grant is on record. */
+	if (!rc)
+		rc = audit(cs, q.config_id, NULL, &claims, digest);
+	if (rc) {
+		ward_session_text_free(body);
+		ret = cas_reply_ward_error(r, rc);
+		goto out;
+	}
+	ret = cas_reply_secure(r, MHD_HTTP_OK, body, blen, "application/json");
+out:
+	free(q.evidence);
+	json_object_put(root);
+	ward_session_free(s);
+	ward_secret_set_free(vals);
+	return ret;
+}
+
+int cas_workload_handle(struct cas_state *cs, struct cas_request *r)
+{
+	const char *url = r->url;
+	int get = strcmp(r->method, "GET") == 0, post = strcmp(r->method, "POST") == 0;
+	if (strcmp(url, "/v1/workload/nonce") && strcmp(url, "/v1/workload/program") &&
+	    strcmp(url, "/v1/workload/config"))
+		return cas_reply_error(r, MHD_HTTP_NOT_FOUND, "no such endpoint");
+	if (ward_store_sealed(cs->store))
+		return cas_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+		                       "the key service is sealed");
+	if (strcmp(url, "/v1/workload/nonce") == 0)
+		return get ? get_nonce(cs, r)
+		           : cas_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+	if (strcmp(url, "/v1/workload/program") == 0)
+		return get ? get_program(cs, r)
+		           : cas_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+	return post ? post_config(cs, r)
+	            : cas_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+}
