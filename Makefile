@@ -20,7 +20,7 @@ SOMAJOR  := 0
 
 # Every library libward uses, through pkg-config.
 PKGS := libsodium libcrypto libssl htslib libdeflate zlib libcurl sqlite3 yaml-0.1 json-c \
-	libmicrohttpd libavformat libavcodec libavutil libswscale libpng hdf5 openblas
+	libmicrohttpd gnutls libavformat libavcodec libavutil libswscale libpng hdf5 openblas
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

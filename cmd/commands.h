@@ -9,6 +9,8 @@ int cmd_echo_anonymise_main(int argc, char **argv);
 int cmd_echo_analyse_main(int argc, char **argv);
 int cmd_echo_frames_main(int argc, char **argv);
 int cmd_echo_synth_main(int argc, char **argv);
+int cmd_cas_main(int argc, char **argv);     /* cmd/cas.c: key service (services/cas) */
+int cmd_session_main(int argc, char **argv); /* cmd/session.c: owner client of the key service */
 int cmd_las_main(int argc, char **argv);     /* cmd/las.c: local attestation service */
 int cmd_measure_main(int argc, char **argv); /* cmd/measure.c */
 int cmd_run_main(int argc, char **argv);     /* cmd/run.c + cmd/run_exec.c */

@@ -37,6 +37,8 @@ static const struct command commands[] = {
     {"keygen", cmd_keygen_main, NULL},
     {"echo", cmd_echo_main, "echocardiography videos: anonymise, analyse"},
     {"vcf", cmd_vcf_main, "VCF on Crypt4GH: encrypt, process (IDs), query -f (bcftools)"},
+    {"cas", cmd_cas_main, "key service: sessions, secrets, attestation (ward cas --help)"},
+    {"session", cmd_session_main, "manage key-service sessions: create, update, get, delete"},
     {"las", cmd_las_main, "local attestation service for host mode (ward las --help)"},
     {"measure", cmd_measure_main, "print the measurement of a program for a session"},
     {"run", cmd_run_main, "run a session's service as an attested workload"},

@@ -6,7 +6,7 @@ set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev openssl
 libsodium-dev libssl-dev libhts-dev libdeflate-dev libcurl4-gnutls-dev
-libsqlite3-dev libyaml-dev libjson-c-dev libmicrohttpd-dev
+libsqlite3-dev libyaml-dev libjson-c-dev libmicrohttpd-dev libgnutls28-dev
 libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libpng-dev
 libhdf5-dev libopenblas-dev python3 python3-cryptography
 bcftools samtools tabix ffmpeg curl xxd"
