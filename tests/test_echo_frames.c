@@ -365,6 +365,14 @@ static void test_damaged(void)
 	CHECK(strstr(ward_last_error(), "ends early") != NULL, "message says it ends early: %s",
 	      ward_last_error());
 
+	/* Wherever the data is cut, the error says so. */
+	size_t cuts[] = {len - 1, len - 50, len - 700, len * 3 / 4, len / 2};
+	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+		write_file(cut, data, cuts[i]);
+		CHECK_RC(decode_all(cut, &n), WARD_E_TRUNCATED,
+		         "cut at %zu of %zu bytes: truncated", cuts[i], len);
+	}
+
 	/* Index only. */
 	write_file(cut, data, 2000 < len ? 2000 : len);
 	int rc = decode_all(cut, &n);

@@ -27,7 +27,8 @@ struct ward_echo_video {
 	int err;      /* sticky error of ward_echo_video_next, and its message */
 	char errmsg[256];
 	long frames;   /* frames returned */
-	long expected; /* frames the container announces, 0 if unknown */
+	long packets;  /* packets of the video stream read */
+	long expected; /* frames (packets) the container announces, 0 if unknown */
 	/* The conversion: sws_w x sws_h from a source of src_fmt. */
 	int sws_w, sws_h;
 	enum AVPixelFormat src_fmt;
@@ -334,6 +335,7 @@ static int feed(struct ward_echo_video *v)
 			                  "%s: the file ends early (inside frame %ld's data)",
 			                  v->path, v->frames);
 		}
+		v->packets++;
 		v->pending = 1;
 	}
 	rc = avcodec_send_packet(v->dec, v->pkt);
