@@ -26,8 +26,20 @@
 
 #define BLOCK 256
 
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
+/* 8 lanes: AVX2 where the CPU has it (target_clones picks at load time), else pairs of SSE ops. */
+#define VL 8
+typedef float v4f __attribute__((vector_size(4 * VL)));
+typedef int32_t v4i __attribute__((vector_size(4 * VL)));
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(WARD_FUZZING)
+#define CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CLONES
+#endif
+#define PAD(u) (((u) + VL - 1) & ~(size_t)(VL - 1))
+#if defined(__GNUC__) && !defined(__clang__)
+/* The helpers taking vectors are static and inlined: no ABI to keep. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 
 struct km {
 	const float *uniq;
@@ -46,10 +58,11 @@ struct km {
 };
 
 /*
- * normL2Sqr of 4 distinct values at once: the same three float operations per
+ * normL2Sqr of VL distinct values at once: the same three float operations per
  * coordinate in the same order as the scalar loop (s = 0 + v0*v0 is v0*v0).
  */
-static inline v4f l2sqr3x4(const struct km *m, size_t u, const float *c)
+static inline __attribute__((always_inline)) void l2sqr3xv(const struct km *m, size_t u,
+                                                           const float *c, v4f *out)
 {
 	v4f l, a, b;
 	memcpy(&l, m->sl + u, sizeof l);
@@ -59,20 +72,16 @@ static inline v4f l2sqr3x4(const struct km *m, size_t u, const float *c)
 	v4f s = x * x;
 	s = s + y * y;
 	s = s + z * z;
-	return s;
+	*out = s;
 }
 
-static inline v4f vload(const float *p)
+static inline __attribute__((always_inline)) void vload(v4f *out, const float *p)
 {
-	v4f v;
-	memcpy(&v, p, sizeof v);
-	return v;
+	memcpy(out, p, sizeof *out);
 }
 
-static inline v4f vselect(v4i mask, v4f a, v4f b)
-{
-	return (v4f)((mask & (v4i)a) | (~mask & (v4i)b));
-}
+/* mask ? a : b per lane (a macro: vector arguments would make gcc warn about the ABI). */
+#define vselect(mask, a, b) ((v4f)(((mask) & (v4i)(a)) | (~(mask) & (v4i)(b))))
 
 static inline float l2sqr3(const float *a, const float *b)
 {
@@ -107,13 +116,14 @@ static inline int low_exp_d(double v)
  * four values at a time; the lowest set bit comes from m & -m converted to
  * float. The total is exact (hence order-free) iff *exact.
  */
-static double exact_total(const struct km *m, const float *v, int *minexp, int *exact)
+CLONES static double exact_total(const struct km *m, const float *v, int *minexp, int *exact)
 {
-	const v4i big = {INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX};
+	const v4i big = (v4i){0} + INT32_MAX;
 	v4i me = big;
 	double t0 = 0, t1 = 0, t2 = 0, t3 = 0;
-	for (size_t u = 0; u < m->u; u += 4) {
-		v4f x = vload(v + u);
+	for (size_t u = 0; u < m->u; u += VL) {
+		v4f x;
+		vload(&x, v + u);
 		v4i b = (v4i)x, c;
 		memcpy(&c, m->cnt + u, sizeof c);
 		v4i e = b >> 23 & 0xff, normal = e != 0;
@@ -125,13 +135,15 @@ static double exact_total(const struct km *m, const float *v, int *minexp, int *
 		ex = (use & ex) | (~use & big);
 		v4i lt = ex < me;
 		me = (lt & ex) | (~lt & me);
-		t0 += (double)m->cnt[u] * v[u];
-		t1 += (double)m->cnt[u + 1] * v[u + 1];
-		t2 += (double)m->cnt[u + 2] * v[u + 2];
-		t3 += (double)m->cnt[u + 3] * v[u + 3];
+		for (size_t j = 0; j < VL; j += 4) {
+			t0 += (double)m->cnt[u + j] * v[u + j];
+			t1 += (double)m->cnt[u + j + 1] * v[u + j + 1];
+			t2 += (double)m->cnt[u + j + 2] * v[u + j + 2];
+			t3 += (double)m->cnt[u + j + 3] * v[u + j + 3];
+		}
 	}
 	int mn = INT32_MAX;
-	for (int j = 0; j < 4; j++)
+	for (int j = 0; j < VL; j++)
 		mn = me[j] < mn ? me[j] : mn;
 	/* Nonnegative terms: if the true total is below 2^(mn+53) so is every partial sum. */
 	double total = (t0 + t1) + (t2 + t3);
@@ -202,16 +214,35 @@ static size_t walk(const struct km *m, const float *d, double p, int blocks_ok, 
 	return ci;
 }
 
+/* out[u] = |value u - c|^2 for every distinct value. */
+CLONES static void dist_all(const struct km *m, const float *c, float *out)
+{
+	for (size_t u = 0; u < m->u; u += VL) {
+		v4f dd;
+		l2sqr3xv(m, u, c, &dd);
+		memcpy(out + u, &dd, sizeof dd);
+	}
+}
+
+/* out[u] = min(|value u - c|^2, d[u]) (KMeansPPDistanceComputer). */
+CLONES static void dist_min(const struct km *m, const float *c, const float *d, float *out)
+{
+	for (size_t u = 0; u < m->u; u += VL) {
+		v4f dd, old;
+		l2sqr3xv(m, u, c, &dd);
+		vload(&old, d + u);
+		v4f r = vselect(dd < old, dd, old);
+		memcpy(out + u, &r, sizeof r);
+	}
+}
+
 static void centers_pp(struct km *m, int k, struct ward_echo_rng *rng, float *out)
 {
 	size_t centers[WARD_ECHO_KMEANS_MAXK];
 	float *d = m->d, *td = m->td, *td2 = m->td2;
 	centers[0] = ward_echo_rng_next(rng) % (uint32_t)m->n;
 	const float *c0 = m->uniq + 3 * m->idx[centers[0]];
-	for (size_t u = 0; u < m->u; u += 4) {
-		v4f dd = l2sqr3x4(m, u, c0);
-		memcpy(d + u, &dd, sizeof dd);
-	}
+	dist_all(m, c0, d);
 	int me, me_best = INT32_MAX, exact, exact_best = 0;
 	double sum0 = seq_sum(m, d, &me, &exact);
 	for (int c = 1; c < k; c++) {
@@ -222,11 +253,7 @@ static void centers_pp(struct km *m, int k, struct ward_echo_rng *rng, float *ou
 			double p = ward_echo_rng_double(rng) * sum0;
 			size_t ci = walk(m, d, p, blocks_ok, me);
 			const float *cv = m->uniq + 3 * m->idx[ci];
-			for (size_t u = 0; u < m->u; u += 4) {
-				v4f dd = l2sqr3x4(m, u, cv), old = vload(d + u);
-				v4f r = vselect(dd < old, dd, old);
-				memcpy(td2 + u, &r, sizeof r);
-			}
+			dist_min(m, cv, d, td2);
 			int me2, exact2;
 			double s = seq_sum(m, td2, &me2, &exact2);
 			if (s < best_sum) {
@@ -353,13 +380,14 @@ static void update_centers(struct km *m, int k, float *centers, const float *old
  * (`min_dist > dist` with min_dist starting at DBL_MAX, compared in double;
  * the same order holds for the float values with +inf as the start).
  */
-static void assign(struct km *m, int k, const float *centers)
+CLONES static void assign(struct km *m, int k, const float *centers)
 {
-	for (size_t u = 0; u < m->u; u += 4) {
-		v4f best = {INFINITY, INFINITY, INFINITY, INFINITY};
-		v4i lab = {0, 0, 0, 0};
+	for (size_t u = 0; u < m->u; u += VL) {
+		v4f best = (v4f){0} + INFINITY;
+		v4i lab = {0};
 		for (int c = 0; c < k; c++) {
-			v4f dd = l2sqr3x4(m, u, centers + 3 * c);
+			v4f dd;
+			l2sqr3xv(m, u, centers + 3 * c, &dd);
 			v4i lt = dd < best;
 			best = vselect(lt, dd, best);
 			lab = (lt & c) | (~lt & lab);
@@ -409,15 +437,15 @@ static int km_init(struct km *m, const float *uniq, size_t u, const uint32_t *id
 	m->u = u;
 	m->idx = idx;
 	m->n = n;
-	m->cnt = calloc((u + 3) & ~(size_t)3, sizeof *m->cnt);
+	m->cnt = calloc(PAD(u), sizeof *m->cnt);
 	m->nzidx = malloc(n * sizeof *m->nzidx);
-	size_t u4 = (u + 3) & ~(size_t)3;
+	size_t u4 = PAD(u);
 	m->d = malloc(u4 * sizeof *m->d);
 	m->td = malloc(u4 * sizeof *m->td);
 	m->td2 = malloc(u4 * sizeof *m->td2);
 	m->lab = malloc(u4 * sizeof *m->lab);
 	m->sl = calloc(3 * u4, sizeof *m->sl);
-	m->dmin = calloc((u + 3) & ~(size_t)3, sizeof *m->dmin);
+	m->dmin = calloc(PAD(u), sizeof *m->dmin);
 	m->plab = malloc(n * sizeof(double)); /* also the compactness buffer */
 	m->blk = malloc((n / BLOCK + 1) * sizeof *m->blk);
 	if (!m->cnt || !m->nzidx || !m->d || !m->td || !m->td2 || !m->lab || !m->dmin || !m->plab ||
