@@ -174,6 +174,7 @@ struct gz_src {
 	uint8_t *out;
 	z_stream z;
 	int z_init, z_active, err, done;
+	char errmsg[256];
 	unsigned *layers;
 	/* worker */
 	int threaded, stop;
@@ -284,9 +285,17 @@ static int z_step(struct gz_src *g, const uint8_t **data, size_t *len)
 			g->z_active = 0;
 			inflateReset(&g->z);
 		} else if (zr != Z_OK && zr != Z_BUF_ERROR) {
-			return ward_error(WARD_E_FORMAT, "corrupt gzip data near offset %llu (%s)",
-			                  (unsigned long long)g->cur.off,
-			                  g->z.msg ? g->z.msg : "inflate failed");
+			int rc = ward_error(
+			    WARD_E_FORMAT, "corrupt gzip data near offset %llu (%s)",
+			    (unsigned long long)g->cur.off, g->z.msg ? g->z.msg : "inflate failed");
+			if (!produced)
+				return rc;
+			/*
+			 * Hand out what inflated before the damage first, as a stream
+			 * must (and as it would with smaller input pieces); fail next.
+			 */
+			g->err = rc;
+			snprintf(g->errmsg, sizeof g->errmsg, "%s", ward_last_error());
 		}
 		if (produced) {
 			*data = g->out;
@@ -327,8 +336,10 @@ static int member_start(struct gz_src *g)
 static int gz_next(struct vsrc *s, const uint8_t **data, size_t *len)
 {
 	struct gz_src *g = (struct gz_src *)s;
-	if (g->err)
-		return g->err;
+	if (g->err) {
+		*len = 0;
+		return ward_error(g->err, "%s", g->errmsg);
+	}
 	int rc = 0;
 	*len = 0;
 	while (!g->done) {
@@ -357,6 +368,7 @@ static int gz_next(struct vsrc *s, const uint8_t **data, size_t *len)
 	}
 	if (rc < 0) {
 		g->err = rc;
+		snprintf(g->errmsg, sizeof g->errmsg, "%s", ward_last_error());
 		*len = 0;
 	}
 	return rc < 0 ? rc : 0;

@@ -226,6 +226,10 @@ static int fmt_line(struct ward_vcf_query *q, const char *s, size_t len)
 	if (cols)
 		return few_columns(q->lineno, cols);
 	q->records++;
+	/* htslib would stop the line there and then read fields that are not set. */
+	if (memchr(s, '\0', len))
+		return ward_error(WARD_E_FORMAT, "line %llu: a NUL byte in a VCF line",
+		                  (unsigned long long)q->lineno);
 	int rc = grow(&q->work, &q->wcap, len + 1);
 	if (rc < 0)
 		return rc;
