@@ -65,7 +65,11 @@ void ward_echo_first_order(double *v, size_t n, double out[static WARD_ECHO_NFIR
 			out[i] = NAN;
 		return;
 	}
-	qsort(v, n, sizeof *v, cmp_double);
+	size_t i = 1;
+	while (i < n && v[i - 1] <= v[i])
+		i++;
+	if (i < n)
+		qsort(v, n, sizeof *v, cmp_double);
 	double mean = 0;
 	for (size_t i = 0; i < n; i++)
 		mean += v[i];
@@ -123,15 +127,18 @@ int ward_echo_textures(const uint8_t *bgr, int w, int h, const struct ward_echo_
 		return ward_error(WARD_E_NOMEM, "textures: out of memory");
 	}
 	/* Z = round_half_even(grey / 4): 254 and 255 become 64; 0 is missing. */
-	size_t n = 0;
+	size_t n = 0, hist[65] = {0};
 	for (size_t i = 0; i < npx; i++) {
 		uint8_t g = ward_echo_gray(bgr[3 * i], bgr[3 * i + 1], bgr[3 * i + 2]);
 		uint8_t q = (uint8_t)rint(g / 4.0);
 		z8[i] = q;
 		z[i] = q ? q : -1;
-		if (q)
-			vals[n++] = q;
+		hist[q]++;
 	}
+	/* The values 1..64, already sorted (the statistics do not depend on their order). */
+	for (int q = 1; q <= 64; q++)
+		for (size_t c = 0; c < hist[q]; c++)
+			vals[n++] = q;
 	ward_echo_glcm_count(z, w, h, o->levels, glcm);
 	double f[4][WARD_ECHO_NGLCM];
 	for (int a = 0; a < 4; a++) {
