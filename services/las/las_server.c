@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -322,6 +321,38 @@ static int make_socket(const char *path, unsigned mode)
 	return s;
 }
 
+/*
+ * SIGINT/SIGTERM write to a pipe the accept loop polls. A handler rather than
+ * a blocked mask + signalfd: libraries loaded with the module may have
+ * started threads before us, and a signal delivered to one of those would
+ * still kill the process.
+ */
+static int stop_fd = -1;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	int e = errno;
+	if (write(stop_fd, "x", 1) < 0) {
+		/* the pipe is full: a stop is pending anyway */
+	}
+	errno = e;
+}
+
+static int stop_pipe(void)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -1;
+	stop_fd = p[1];
+	struct sigaction sa = {.sa_handler = on_stop};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return p[0];
+}
+
 static void accept_loop(struct las *l, int s, int sigfd)
 {
 	pthread_attr_t attr;
@@ -360,15 +391,8 @@ int las_serve(const struct las_options *o, struct ward_attest_key *key)
 	}
 	l->o = o;
 	l->key = key;
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	/* Blocked before any thread starts, so only the signalfd sees them. */
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	int sigfd = signalfd(-1, &set, SFD_CLOEXEC);
-	int rc = sigfd < 0 ? ward_error_errno("signalfd") : 0;
+	int sigfd = stop_pipe();
+	int rc = sigfd < 0 ? ward_error_errno("pipe") : 0;
 	l->cache = rc == 0 ? las_cache_new(o->cache_entries) : NULL;
 	if (rc == 0 && !l->cache)
 		rc = ward_error(WARD_E_NOMEM, "out of memory");
@@ -390,8 +414,12 @@ int las_serve(const struct las_options *o, struct ward_attest_key *key)
 		log_line("stopped: %lu evidence signed, %lu refused, %lu cache hits",
 		         atomic_load(&l->granted), atomic_load(&l->refused), atomic_load(&l->hits));
 	}
-	if (sigfd >= 0)
+	if (sigfd >= 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
 		close(sigfd);
+		close(stop_fd);
+	}
 	/* Threads still running after the grace period keep key and cache alive. */
 	if (atomic_load(&l->active) == 0) {
 		las_cache_free(l->cache);
