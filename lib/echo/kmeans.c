@@ -55,6 +55,8 @@ struct km {
 	int *plab;           /* per point, when an empty-cluster repair made labels differ */
 	int pixmode;
 	double *blk; /* per block of points: exact distance sums (walk) */
+	uint32_t *ru, *rl,
+	    *rb; /* runs of equal values (value, length), cut at blocks; block starts */
 };
 
 /*
@@ -168,20 +170,17 @@ static int walk_blocks(struct km *m, const float *d, int exact)
 {
 	if (!exact)
 		return 0;
+	/* Exact, so any order: per run of equal values, length times distance. */
 	for (size_t b = 0; b * BLOCK < m->n; b++) {
-		size_t end = (b + 1) * BLOCK < m->n ? (b + 1) * BLOCK : m->n;
-		/* Exact, so any order: four chains instead of one. */
-		double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-		size_t i = b * BLOCK;
-		for (; i + 4 <= end; i += 4) {
-			s0 += d[m->idx[i]];
-			s1 += d[m->idx[i + 1]];
-			s2 += d[m->idx[i + 2]];
-			s3 += d[m->idx[i + 3]];
+		double s0 = 0, s1 = 0;
+		uint32_t r = m->rb[b], end = m->rb[b + 1];
+		for (; r + 2 <= end; r += 2) {
+			s0 += (double)m->rl[r] * d[m->ru[r]];
+			s1 += (double)m->rl[r + 1] * d[m->ru[r + 1]];
 		}
-		for (; i < end; i++)
-			s0 += d[m->idx[i]];
-		m->blk[b] = (s0 + s1) + (s2 + s3);
+		if (r < end)
+			s0 += (double)m->rl[r] * d[m->ru[r]];
+		m->blk[b] = s0 + s1;
 	}
 	return 1;
 }
@@ -428,6 +427,9 @@ static void km_free(struct km *m)
 	free(m->plab);
 	free(m->blk);
 	free(m->sl);
+	free(m->ru);
+	free(m->rl);
+	free(m->rb);
 }
 
 static int km_init(struct km *m, const float *uniq, size_t u, const uint32_t *idx, size_t n)
@@ -448,6 +450,9 @@ static int km_init(struct km *m, const float *uniq, size_t u, const uint32_t *id
 	m->dmin = calloc(PAD(u), sizeof *m->dmin);
 	m->plab = malloc(n * sizeof(double)); /* also the compactness buffer */
 	m->blk = malloc((n / BLOCK + 1) * sizeof *m->blk);
+	m->ru = malloc(n * sizeof *m->ru);
+	m->rl = malloc(n * sizeof *m->rl);
+	m->rb = malloc((n / BLOCK + 2) * sizeof *m->rb);
 	if (!m->cnt || !m->nzidx || !m->d || !m->td || !m->td2 || !m->lab || !m->dmin || !m->plab ||
 	    !m->blk) {
 		km_free(m);
@@ -470,6 +475,18 @@ static int km_init(struct km *m, const float *uniq, size_t u, const uint32_t *id
 		if (x[0] != 0 || x[1] != 0 || x[2] != 0)
 			m->nzidx[m->nnz++] = idx[i];
 	}
+	uint32_t nr = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i % BLOCK == 0)
+			m->rb[i / BLOCK] = nr;
+		if (i % BLOCK != 0 && idx[i] == idx[i - 1]) {
+			m->rl[nr - 1]++;
+			continue;
+		}
+		m->ru[nr] = idx[i];
+		m->rl[nr++] = 1;
+	}
+	m->rb[(n + BLOCK - 1) / BLOCK] = nr;
 	return 0;
 }
 
