@@ -60,6 +60,7 @@ struct run_opts {
 	int verbose;
 	char **extra;
 	int n_extra;
+	CURL *curl; /* one handle: the three requests share a TLS connection */
 };
 
 struct buf {
@@ -101,11 +102,9 @@ static int http_error(long status, const struct buf *b)
 static int http(const struct run_opts *o, const char *url, const char *body, json_object **out)
 {
 	*out = NULL;
-	CURL *c = curl_easy_init();
-	if (!c) {
-		fprintf(stderr, "ward run: cannot initialise libcurl\n");
-		return WARD_EXIT_FAIL;
-	}
+	CURL *c = o->curl;
+	/* reset keeps the open connection and TLS session, drops the last request's options */
+	curl_easy_reset(c);
 	struct buf b = {NULL, 0};
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
 	char err[CURL_ERROR_SIZE] = "";
@@ -126,7 +125,6 @@ static int http(const struct run_opts *o, const char *url, const char *body, jso
 	long status = 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
 	int ret = 0;
 	if (rc != CURLE_OK) {
 		fprintf(stderr, "ward run: %s: %s\n", url, err[0] ? err : curl_easy_strerror(rc));
@@ -174,8 +172,7 @@ static char *base_url(const char *addr)
 /* GET /v1/workload/program: command[0] of the service (not secret). */
 static int get_program(const struct run_opts *o, const char *base, char **program)
 {
-	CURL *c = curl_easy_init();
-	char *id = c ? curl_easy_escape(c, o->config, 0) : NULL;
+	char *id = curl_easy_escape(o->curl, o->config, 0);
 	char *url = NULL;
 	int ret = WARD_EXIT_FAIL;
 	if (id && asprintf(&url, "%s/v1/workload/program?config_id=%s", base, id) > 0) {
@@ -190,7 +187,6 @@ static int get_program(const struct run_opts *o, const char *base, char **progra
 	}
 	free(url);
 	curl_free(id);
-	curl_easy_cleanup(c);
 	return ret;
 }
 
@@ -334,7 +330,8 @@ int cmd_run_main(int argc, char **argv)
 	int ret = parse_args(argc, argv, &o);
 	if (ret)
 		return ret < 0 ? 0 : ret;
-	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    !(o.curl = curl_easy_init())) {
 		fprintf(stderr, "ward run: cannot initialise libsodium or libcurl\n");
 		return WARD_EXIT_FAIL;
 	}
@@ -370,6 +367,7 @@ int cmd_run_main(int argc, char **argv)
 		close(wfd);
 	free(program);
 	free(base);
+	curl_easy_cleanup(o.curl);
 	curl_global_cleanup();
 	return ret;
 }
