@@ -72,8 +72,9 @@ static void reference_run(const char *dir, json_object *videos, const char *tsv,
 	for (size_t v = 0; v < nv; v++) {
 		json_object *ref = json_object_array_get_idx(videos, v);
 		const char *name = json_object_get_string(json_object_object_get(ref, "video"));
-		char path[4096];
-		snprintf(path, sizeof path, "%s/%s", dir, name);
+		char path[8192];
+		if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+			continue;
 		struct ward_echo_video_result r;
 		if (!CHECK_RC(ward_echo_analyse_result(a, path, name, &r), 0, "analyse %s", name))
 			continue;
@@ -110,8 +111,9 @@ static void carried_run(const char *dir, json_object *videos)
 	for (size_t v = 0; v < 2; v++) {
 		json_object *ref = json_object_array_get_idx(videos, v);
 		const char *name = json_object_get_string(json_object_object_get(ref, "video"));
-		char path[4096];
-		snprintf(path, sizeof path, "%s/%s", dir, name);
+		char path[8192];
+		if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+			continue;
 		struct ward_echo_video_result r;
 		if (ward_echo_analyse_result(a, path, name, &r) != 0)
 			continue;
@@ -136,9 +138,10 @@ static void default_run(const char *dir, json_object *videos)
 	    json_object_object_get(json_object_array_get_idx(videos, 0), "video"));
 	const char *n1 = json_object_get_string(
 	    json_object_object_get(json_object_array_get_idx(videos, 1), "video"));
-	char p0[4096], p1[4096];
-	snprintf(p0, sizeof p0, "%s/%s", dir, n0);
-	snprintf(p1, sizeof p1, "%s/%s", dir, n1);
+	char p0[8192], p1[8192];
+	if (snprintf(p0, sizeof p0, "%s/%s", dir, n0) >= (int)sizeof p0 ||
+	    snprintf(p1, sizeof p1, "%s/%s", dir, n1) >= (int)sizeof p1)
+		return;
 	char *alone = NULL, *after = NULL, *first = NULL;
 	struct ward_echo_analyser *a;
 	CHECK_RC(ward_echo_analyser_new(&o, &a), 0, "analyser (default)");
