@@ -334,7 +334,12 @@ static int load_key(struct anon_ctx *c, const char *key_path, const char *new_ke
 	return rc < 0 ? ward_report(PROG, NULL, rc) : 0;
 }
 
-int cmd_echo_anonymise_main(int argc, char **argv)
+struct anon_args {
+	const char *in, *key_path, *new_key_path;
+};
+
+/* Parses the command line into c and a; returns -1 to go on, or an exit status. */
+static int parse_args(int argc, char **argv, struct anon_ctx *c, struct anon_args *a)
 {
 	static const struct option longopts[] = {
 	    {"input", required_argument, NULL, 'i'},
@@ -349,43 +354,41 @@ int cmd_echo_anonymise_main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct anon_ctx c = {0};
-	const char *in = NULL, *key_path = NULL, *new_key_path = NULL;
 	unsigned long long threads;
 	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "i:o:fvqh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
-			in = optarg;
+			a->in = optarg;
 			break;
 		case 'o':
-			c.out = optarg;
+			c->out = optarg;
 			break;
 		case 'C':
-			c.compat = 1;
+			c->compat = 1;
 			break;
 		case 'k':
-			key_path = optarg;
+			a->key_path = optarg;
 			break;
 		case 'K':
-			new_key_path = optarg;
+			a->new_key_path = optarg;
 			break;
 		case 'f':
-			c.opts.replace = 1;
+			c->opts.replace = 1;
+			break;
+		case 'v':
+			c->verbose = 1;
+			break;
+		case 'q':
+			c->quiet = 1;
 			break;
 		case 'T':
 			if (ward_parse_u64(optarg, &threads) != 0 || threads < 1 || threads > 64) {
 				fprintf(stderr, PROG ": --threads: a number from 1 to 64\n");
 				return WARD_EXIT_USAGE;
 			}
-			c.opts.threads = (int)threads;
-			break;
-		case 'v':
-			c.verbose = 1;
-			break;
-		case 'q':
-			c.quiet = 1;
+			c->opts.threads = (int)threads;
 			break;
 		case 'h':
 			usage(stdout);
@@ -395,41 +398,56 @@ int cmd_echo_anonymise_main(int argc, char **argv)
 			return WARD_EXIT_USAGE;
 		}
 	}
-	if (!in || !c.out || optind != argc || (key_path && new_key_path) ||
-	    (c.compat && (key_path || new_key_path))) {
+	if (!a->in || !c->out || optind != argc || (a->key_path && a->new_key_path) ||
+	    (c->compat && (a->key_path || a->new_key_path))) {
 		usage(stderr);
 		return WARD_EXIT_USAGE;
 	}
-	if (!c.compat && !key_path && !new_key_path) {
+	if (!c->compat && !a->key_path && !a->new_key_path) {
 		fprintf(stderr,
 		        PROG ": %s: a pseudonym key is required: --pseudonym-key FILE "
 		             "(create one with --new-pseudonym-key FILE), or --compat for "
 		             "the original's reversible names\n",
-		        in);
+		        a->in);
 		return WARD_EXIT_USAGE;
 	}
-	c.opts.original_colours = c.compat;
-	int status = c.compat ? 0 : load_key(&c, key_path, new_key_path);
+	c->opts.original_colours = c->compat;
+	return -1;
+}
+
+static void ctx_free(struct anon_ctx *c)
+{
+	for (size_t i = 0; i < c->ndone; i++) {
+		free(c->done_names[i]);
+		free(c->done_inputs[i]);
+	}
+	free(c->done_names);
+	free(c->done_inputs);
+	ward_echo_pseudonym_key_free(c->key);
+}
+
+int cmd_echo_anonymise_main(int argc, char **argv)
+{
+	struct anon_ctx c = {0};
+	struct anon_args a = {0};
+	int status = parse_args(argc, argv, &c, &a);
+	if (status >= 0)
+		return status;
+	status = c.compat ? 0 : load_key(&c, a.key_path, a.new_key_path);
 	if (status)
 		return status;
 	struct stat st;
-	if (stat(in, &st) != 0) {
-		fprintf(stderr, PROG ": %s: %s\n", in, strerror(errno));
+	if (stat(a.in, &st) != 0) {
+		fprintf(stderr, PROG ": %s: %s\n", a.in, strerror(errno));
 		status = WARD_EXIT_IO;
 	} else if (make_dirs(c.out) != 0) {
 		fprintf(stderr, PROG ": %s: cannot create: %s\n", c.out, strerror(errno));
 		status = WARD_EXIT_IO;
 	} else {
-		status = S_ISDIR(st.st_mode) ? run_folder(&c, in) : one_video(&c, in);
+		status = S_ISDIR(st.st_mode) ? run_folder(&c, a.in) : one_video(&c, a.in);
 		int last = finish_publish(&c);
 		status = status ? status : last;
 	}
-	for (size_t i = 0; i < c.ndone; i++) {
-		free(c.done_names[i]);
-		free(c.done_inputs[i]);
-	}
-	free(c.done_names);
-	free(c.done_inputs);
-	ward_echo_pseudonym_key_free(c.key);
+	ctx_free(&c);
 	return status;
 }
