@@ -290,8 +290,13 @@ static void test_anonymise(void)
 	CHECK_RC(ward_echo_anonymise(plain, out2, NULL, &r), 0, "anonymise a grey video");
 	CHECK(r.outcome == WARD_ECHO_NOT_DOPPLER && access(out2, F_OK) != 0,
 	      "not Doppler: nothing written");
+}
 
-	/* A damaged Doppler video: error, no output, no temporary directory. */
+/* A damaged Doppler video: error, no output, no temporary directory. */
+static void test_anonymise_damaged(void)
+{
+	const char *outroot = tmp_path("out");
+	struct ward_echo_anonymise_result r;
 	struct ward_echo_synth_opts d = {
 	    .width = 240, .height = 320, .frames = 30, .doppler = 1, .text = 1, .faststart = 1};
 	const char *good = tmp_path("long.mp4");
@@ -358,6 +363,7 @@ int main(void)
 	test_png();
 	test_keys();
 	test_anonymise();
+	test_anonymise_damaged();
 	test_reference_pngs();
 	return test_done();
 }
