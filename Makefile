@@ -92,7 +92,7 @@ $(MOD_ONLY_OBJ): override CFLAGS += -fvisibility=default
 define module_rule
 $(BUILD)/lib/ward/$(1).so: $(patsubst %.c,$(BUILD)/obj/%.o,$(MOD_$(1))) $(BUILD)/obj/cmd/util.o $(STATIC)
 	@mkdir -p $$(@D)
-	$$(QLD)$$(CC) $$(CFLAGS) -shared -o $$@ $$(filter %.o,$$^) $$(STATIC) $$(LDFLAGS) $$(LIBS)
+	$$(QLD)$$(CC) $$(CFLAGS) -shared -o $$@ $$(filter %.o,$$^) $$(STATIC) $$(LDFLAGS) -Wl,--as-needed $$(LIBS)
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 
