@@ -319,7 +319,9 @@ static int cmd_unseal(const char *dir)
 
 static int cmd_status(const char *dir)
 {
-	json_object *reply = admin_call(dir, op("status"));
+	json_object *req = op("status");
+	json_object *reply = admin_call(dir, req);
+	json_object_put(req);
 	int rc = admin_result(reply, "status");
 	if (!rc)
 		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN));
