@@ -218,6 +218,19 @@ static int check_measurement(json_object *list, const uint8_t m[32])
 	             : fail(WARD_EXIT_DENIED, "measurement %s is not accepted by the service", hex);
 }
 
+/* Marks every descriptor above stdio close-on-exec (a loop where close_range lacks the flag). */
+static void cloexec_inherited(void)
+{
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	long max = sysconf(_SC_OPEN_MAX);
+	for (int fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++) {
+		int fl = fcntl(fd, F_GETFD);
+		if (fl >= 0)
+			fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+	}
+}
+
 static json_object *get(json_object *o, const char *k, json_type t)
 {
 	json_object *v = NULL;
@@ -266,7 +279,7 @@ int run_exec(const struct run_launch *L, const char *cfg, size_t len)
 		ret = fail(WARD_EXIT_FAIL, "%s", "cannot allocate locked memory");
 	/* Only stdio and the injection files reach the workload. */
 	if (ret == 0)
-		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+		cloexec_inherited();
 	if (ret == 0)
 		ret = prepare(&l, c, L);
 	if (ret == 0) {

@@ -191,6 +191,10 @@ EOF
 else
 	skip "malformed-request tests need python3"
 fi
+truncate -s $((1024 * 1024 * 1024 + 1)) "$T/huge" # sparse: no disk space used
+fails_with "a workload over 1 GiB is refused (bounded work per request)" 9 \
+	"$WARD" las query --socket "$SOCK" --workload "$T/huge"
+rm -f "$T/huge"
 kill -0 "$LAS_PID" 2>/dev/null && pass "LAS still running after hostile requests" || fail "LAS died"
 
 # ---- concurrency ---------------------------------------------------------------------------

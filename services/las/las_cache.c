@@ -17,7 +17,8 @@
 #include "services/las/las.h"
 
 /* Files changed less than this long before hashing began are not cached. */
-#define SETTLE_NS (2LL * 1000000000LL)
+#define SETTLE_NS          (2LL * 1000000000LL)
+#define LAS_MAX_EXECUTABLE (1LL << 30)
 
 struct entry {
 	int used;
@@ -116,6 +117,10 @@ int las_cache_measure(struct las_cache *c, int fd, uint8_t out[32], int *hit)
 		return ward_error_errno("cannot stat the executable");
 	if (!S_ISREG(before.st_mode))
 		return ward_error(WARD_E_INVAL, "not a regular file");
+	/* Bounds the work one request can cause; no executable is this large. */
+	if (before.st_size > LAS_MAX_EXECUTABLE)
+		return ward_error(WARD_E_RANGE, "executable larger than %lld bytes",
+		                  (long long)LAS_MAX_EXECUTABLE);
 	if (c && c->n && lookup(c, &before, out)) {
 		if (hit)
 			*hit = 1;
