@@ -3,6 +3,7 @@
 
 CAS_PIDS=()
 cas_cleanup() {
+	exec 2>/dev/null # no "Killed" job notices at exit
 	local p
 	for p in "${CAS_PIDS[@]}"; do
 		kill -9 "$p" 2>/dev/null
