@@ -32,9 +32,8 @@ struct ward_echo_video;
  * demux, or no video stream), WARD_E_UNSUPPORTED (no decoder), WARD_E_NOMEM.
  * On failure *out is NULL.
  */
-WARD_EXPORT WARD_NODISCARD WARD_NONNULL(1,
-                                        2) int ward_echo_video_open(const char *path,
-                                                                    struct ward_echo_video **out);
+WARD_EXPORT WARD_NODISCARD int ward_echo_video_open(const char *path, struct ward_echo_video **out)
+    WARD_NONNULL(1, 2);
 
 /*
  * Decodes the next frame into *f. Returns 1 with a frame (the pixel buffer is
@@ -43,11 +42,11 @@ WARD_EXPORT WARD_NODISCARD WARD_NONNULL(1,
  * corrupt stream, WARD_E_TRUNCATED when the file ends inside the data it
  * announces. After an error every further call returns the same error.
  */
-WARD_EXPORT WARD_NODISCARD WARD_NONNULL(1, 2) int ward_echo_video_next(struct ward_echo_video *v,
-                                                                       struct ward_echo_frame *f);
+WARD_EXPORT WARD_NODISCARD int ward_echo_video_next(struct ward_echo_video *v,
+                                                    struct ward_echo_frame *f) WARD_NONNULL(1, 2);
 
 /* The number of frames returned so far by ward_echo_video_next. */
-WARD_EXPORT WARD_NONNULL(1) long ward_echo_video_frames(const struct ward_echo_video *v);
+WARD_EXPORT long ward_echo_video_frames(const struct ward_echo_video *v) WARD_NONNULL(1);
 
 /* Closes v and frees everything it owns. Accepts NULL. */
 WARD_EXPORT void ward_echo_video_close(struct ward_echo_video *v);
@@ -59,16 +58,16 @@ WARD_EXPORT void ward_echo_video_close(struct ward_echo_video *v);
  * in *blue and *red when they are not NULL. Returns 1 (Doppler), 0 (not), or
  * WARD_E_INVAL for an empty frame.
  */
-WARD_EXPORT
-WARD_NODISCARD WARD_NONNULL(1) int ward_echo_video_is_doppler(const struct ward_echo_frame *f0,
-                                                              unsigned *blue, unsigned *red);
+WARD_EXPORT WARD_NODISCARD int ward_echo_video_is_doppler(const struct ward_echo_frame *f0,
+                                                          unsigned *blue, unsigned *red)
+    WARD_NONNULL(1);
 
 /*
  * Zeroes the burned-in text region of a frame in place, as the original
  * anonymiser does: rows 0 .. floor(H/6)-1, columns max(0, floor(2W/3)-10) ..
  * W-1. For 240x320 that is rows 0-52, columns 150-239.
  */
-WARD_EXPORT WARD_NONNULL(1) void ward_echo_frame_mask_text(struct ward_echo_frame *f);
+WARD_EXPORT void ward_echo_frame_mask_text(struct ward_echo_frame *f) WARD_NONNULL(1);
 
 /* What ward_echo_anonymise did with a video. */
 enum ward_echo_outcome {
@@ -110,9 +109,10 @@ struct ward_echo_anonymise_result {
  * threads (opts->threads); calls for different out_dir may run on different
  * threads, at most 4 at once.
  */
-WARD_EXPORT WARD_NODISCARD WARD_NONNULL(1, 2, 4) int ward_echo_anonymise(
-    const char *video_path, const char *out_dir, const struct ward_echo_anonymise_opts *opts,
-    struct ward_echo_anonymise_result *res);
+WARD_EXPORT WARD_NODISCARD int ward_echo_anonymise(const char *video_path, const char *out_dir,
+                                                   const struct ward_echo_anonymise_opts *opts,
+                                                   struct ward_echo_anonymise_result *res)
+    WARD_NONNULL(1, 2, 4);
 
 /*
  * The same in two steps, so that a caller can decode the next video while
@@ -126,11 +126,13 @@ WARD_EXPORT WARD_NODISCARD WARD_NONNULL(1, 2, 4) int ward_echo_anonymise(
  * may be pending at once. publish may run on another thread than begin.
  */
 struct ward_echo_pending;
-WARD_EXPORT WARD_NODISCARD WARD_NONNULL(1, 2, 4, 5) int ward_echo_anonymise_begin(
-    const char *video_path, const char *out_dir, const struct ward_echo_anonymise_opts *opts,
-    struct ward_echo_anonymise_result *res, struct ward_echo_pending **pending);
-WARD_EXPORT WARD_NODISCARD
-    WARD_NONNULL(1) int ward_echo_anonymise_publish(struct ward_echo_pending *pending);
+WARD_EXPORT WARD_NODISCARD int
+ward_echo_anonymise_begin(const char *video_path, const char *out_dir,
+                          const struct ward_echo_anonymise_opts *opts,
+                          struct ward_echo_anonymise_result *res,
+                          struct ward_echo_pending **pending) WARD_NONNULL(1, 2, 4, 5);
+WARD_EXPORT WARD_NODISCARD int ward_echo_anonymise_publish(struct ward_echo_pending *pending)
+    WARD_NONNULL(1);
 WARD_EXPORT void ward_echo_anonymise_discard(struct ward_echo_pending *pending);
 
 /* A secret key naming anonymised videos by keyed pseudonym (opaque, in locked memory). */
@@ -144,15 +146,17 @@ struct ward_echo_pseudonym_key;
  * followed by one newline. Returns 0 and sets *out, or WARD_E_IO,
  * WARD_E_FORMAT (anything else in the file), WARD_E_NOMEM.
  */
-WARD_EXPORT WARD_NODISCARD WARD_NONNULL(1, 2) int ward_echo_pseudonym_key_load(
-    const char *path, struct ward_echo_pseudonym_key **out);
+WARD_EXPORT WARD_NODISCARD int ward_echo_pseudonym_key_load(const char *path,
+                                                            struct ward_echo_pseudonym_key **out)
+    WARD_NONNULL(1, 2);
 
 /*
  * Creates a new random key file at path (mode 0600, never overwriting:
  * WARD_E_EXISTS) and returns the key in *out.
  */
-WARD_EXPORT WARD_NODISCARD WARD_NONNULL(1, 2) int ward_echo_pseudonym_key_generate(
-    const char *path, struct ward_echo_pseudonym_key **out);
+WARD_EXPORT WARD_NODISCARD int
+ward_echo_pseudonym_key_generate(const char *path, struct ward_echo_pseudonym_key **out)
+    WARD_NONNULL(1, 2);
 
 /* Wipes and frees a key. Accepts NULL. */
 WARD_EXPORT void ward_echo_pseudonym_key_free(struct ward_echo_pseudonym_key *k);
@@ -162,17 +166,18 @@ WARD_EXPORT void ward_echo_pseudonym_key_free(struct ward_echo_pseudonym_key *k)
  * under k, NUL-terminated. The same content gives the same name; without the
  * key a name cannot be linked to a file. Returns 0 or WARD_E_IO.
  */
-WARD_EXPORT WARD_NODISCARD WARD_NONNULL(1, 2, 3) int ward_echo_pseudonym(
-    const struct ward_echo_pseudonym_key *k, const char *video_path,
-    char hex[static WARD_ECHO_PSEUDONYM_HEXLEN + 1]);
+WARD_EXPORT WARD_NODISCARD int ward_echo_pseudonym(const struct ward_echo_pseudonym_key *k,
+                                                   const char *video_path,
+                                                   char hex[static WARD_ECHO_PSEUDONYM_HEXLEN + 1])
+    WARD_NONNULL(1, 2, 3);
 
 /*
  * The original's directory name: lower-case hex MD5 of the path string as
  * given (the original hashed os.path.join(IN, name), not the content).
  * Reversible by guessing file names: for comparisons with the original only.
  */
-WARD_EXPORT WARD_NONNULL(1, 2) void ward_echo_compat_name(const char *path_string,
-                                                          char hex[static 33]);
+WARD_EXPORT void ward_echo_compat_name(const char *path_string, char hex[static 33])
+    WARD_NONNULL(1, 2);
 
 /*
  * Synthetic echo-like videos for tests and demonstrations (not clinical
@@ -197,8 +202,8 @@ struct ward_echo_synth_opts {
  * Renders synthetic frame index into bgr (BGR24, height rows of stride
  * bytes): what ward_echo_synth encodes, for lossless-codec comparisons.
  */
-WARD_EXPORT WARD_NONNULL(1, 3) void ward_echo_synth_frame(const struct ward_echo_synth_opts *o,
-                                                          long index, uint8_t *bgr, size_t stride);
+WARD_EXPORT void ward_echo_synth_frame(const struct ward_echo_synth_opts *o, long index,
+                                       uint8_t *bgr, size_t stride) WARD_NONNULL(1, 3);
 
 /*
  * Encodes o->frames synthetic frames into a video at path (written under a
@@ -206,8 +211,9 @@ WARD_EXPORT WARD_NONNULL(1, 3) void ward_echo_synth_frame(const struct ward_echo
  * file name without a known container), WARD_E_UNSUPPORTED (encoder or
  * pixel format unavailable), WARD_E_IO, WARD_E_NOMEM.
  */
-WARD_EXPORT WARD_NODISCARD
-    WARD_NONNULL(1, 2) int ward_echo_synth(const char *path, const struct ward_echo_synth_opts *o);
+WARD_EXPORT WARD_NODISCARD int ward_echo_synth(const char *path,
+                                               const struct ward_echo_synth_opts *o)
+    WARD_NONNULL(1, 2);
 
 #ifdef __cplusplus
 }
