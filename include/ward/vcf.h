@@ -33,9 +33,10 @@ struct ward_vcf_input_opts {
 	/* Keys etc. for Crypt4GH input; NULL: Crypt4GH input is an error (WARD_E_NOKEY). */
 	const struct ward_c4gh_read_opts *c4gh_opts;
 	/*
-	 * Threads inflating BGZF, counting the reading thread: 1 = inflate on
-	 * the reading thread, >= 2 = one worker inflates ahead of the reader,
-	 * 0 = automatic (a worker when there are >= 2 CPUs).
+	 * Threads inflating BGZF: 1 = the reading thread inflates each block as
+	 * it needs it; N >= 2 = N worker threads inflate blocks in parallel,
+	 * ahead of the reader; 0 = automatic (one worker per CPU, up to 4, when
+	 * there are at least 2 CPUs).
 	 */
 	unsigned threads;
 };

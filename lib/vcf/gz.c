@@ -17,7 +17,7 @@
 
 #define BGZF_MAX   65536u /* a whole block, compressed or not */
 #define BGZF_HDR   18u    /* gzip header with the 6-byte BC extra field */
-#define ZOUT       (256u << 10)
+#define ZOUT       BGZF_MAX
 #define GZ_MIN_HDR 10u
 
 /* Input cursor over the inner source, with a staging buffer for blocks that straddle chunks. */
@@ -155,15 +155,18 @@ static int bgzf_step(struct cursor *c, struct libdeflate_decompressor *d, uint8_
 	return 1;
 }
 
-/* ---- Optional worker thread: inflates BGZF blocks ahead of the reader --- */
+/* ---- Worker threads: BGZF blocks inflated in parallel, handed out in order ---- */
 
-#define RING 8
+#define RING        8
+#define MAX_WORKERS 8
+
+enum { S_FREE, S_TAKEN, S_DONE, S_END, S_ERR };
 
 struct slot {
-	uint8_t *out;
-	size_t len;
-	int state; /* 0 free, 1 full, 2 end/not BGZF, 3 error */
-	int err;
+	uint8_t *in, *out;
+	size_t inlen, outlen;
+	uint64_t off; /* compressed offset of the block, for messages */
+	int state, err;
 	char msg[200];
 };
 
@@ -176,90 +179,151 @@ struct gz_src {
 	int z_init, z_active, err, done;
 	char errmsg[256];
 	unsigned *layers;
-	/* worker */
-	int threaded, stop;
-	pthread_t th;
+	/* workers: they take turns reading blocks off the cursor, then inflate in parallel */
+	unsigned nworkers;
+	int stop, eos;
+	pthread_t th[MAX_WORKERS];
+	struct libdeflate_decompressor *wdd[MAX_WORKERS];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct slot ring[RING];
-	unsigned head, tail; /* consumer reads ring[head], producer fills ring[tail] */
+	uint64_t head, tail; /* the consumer takes block `head`; the next block read is `tail` */
+	int handed;          /* ring[(head - 1) % RING] is out with the consumer */
 };
+
+struct worker_arg {
+	struct gz_src *g;
+	unsigned idx;
+};
+
+/* Copies the next BGZF block at the cursor into s->in. 1 = a block, 0 = not BGZF or the end. */
+static int read_block(struct cursor *c, struct slot *s)
+{
+	const uint8_t *h;
+	size_t n;
+	int rc = cur_peek(c, BGZF_HDR, &h, &n);
+	if (rc < 0)
+		return rc;
+	if (!is_bgzf(h, n))
+		return 0;
+	size_t bsize = ((size_t)h[16] | (size_t)h[17] << 8) + 1;
+	rc = cur_peek(c, bsize, &h, &n);
+	if (rc < 0)
+		return rc;
+	if (n < bsize)
+		return ward_error(WARD_E_TRUNCATED,
+		                  "gzip data ends inside the BGZF block at offset %llu",
+		                  (unsigned long long)c->off);
+	memcpy(s->in, h, bsize);
+	s->inlen = bsize;
+	s->off = c->off;
+	cur_skip(c, bsize);
+	return 1;
+}
+
+static void slot_fail(struct slot *s, int rc)
+{
+	s->state = S_ERR;
+	s->err = rc;
+	snprintf(s->msg, sizeof s->msg, "%s", ward_last_error());
+}
+
+static void gz_work(struct gz_src *g, unsigned idx)
+{
+	pthread_mutex_lock(&g->mu);
+	for (;;) {
+		while (!g->stop && !g->eos && g->ring[g->tail % RING].state != S_FREE)
+			pthread_cond_wait(&g->cv, &g->mu);
+		if (g->stop || g->eos)
+			break;
+		struct slot *s = &g->ring[g->tail++ % RING];
+		s->state = S_TAKEN;
+		/* Reading is serial (the cursor and the layers below are one stream). */
+		int rc = read_block(&g->cur, s);
+		if (rc <= 0) {
+			if (rc == 0)
+				s->state = S_END;
+			else
+				slot_fail(s, rc);
+			g->eos = 1;
+			pthread_cond_broadcast(&g->cv);
+			break;
+		}
+		pthread_mutex_unlock(&g->mu);
+		long k = bgzf_inflate(g->wdd[idx], s->in, s->inlen, s->out, s->off);
+		pthread_mutex_lock(&g->mu);
+		if (k < 0) {
+			slot_fail(s, (int)k);
+			g->eos = 1;
+		} else {
+			s->outlen = (size_t)k;
+			s->state = S_DONE;
+		}
+		pthread_cond_broadcast(&g->cv);
+	}
+	pthread_mutex_unlock(&g->mu);
+}
 
 static void *gz_worker(void *arg)
 {
-	struct gz_src *g = arg;
-	for (;;) {
-		pthread_mutex_lock(&g->mu);
-		while (!g->stop && g->ring[g->tail % RING].state != 0)
-			pthread_cond_wait(&g->cv, &g->mu);
-		if (g->stop) {
-			pthread_mutex_unlock(&g->mu);
-			return NULL;
-		}
-		struct slot *s = &g->ring[g->tail % RING];
-		pthread_mutex_unlock(&g->mu);
-
-		size_t len = 0;
-		int rc;
-		do {
-			rc = bgzf_step(&g->cur, g->dd, s->out, &len);
-		} while (rc == 1 && len == 0);
-		int state = rc == 1 ? 1 : rc == 0 ? 2 : 3;
-		if (rc < 0) {
-			s->err = rc;
-			snprintf(s->msg, sizeof s->msg, "%s", ward_last_error());
-		}
-		pthread_mutex_lock(&g->mu);
-		s->len = len;
-		s->state = state;
-		g->tail++;
-		pthread_cond_broadcast(&g->cv);
-		pthread_mutex_unlock(&g->mu);
-		if (state != 1)
-			return NULL;
-	}
+	struct worker_arg *w = arg;
+	gz_work(w->g, w->idx);
+	free(w);
+	return NULL;
 }
 
-static void gz_stop_worker(struct gz_src *g)
+static void gz_stop_workers(struct gz_src *g)
 {
-	if (!g->threaded)
+	if (!g->nworkers)
 		return;
 	pthread_mutex_lock(&g->mu);
 	g->stop = 1;
 	pthread_cond_broadcast(&g->cv);
 	pthread_mutex_unlock(&g->mu);
-	pthread_join(g->th, NULL);
-	g->threaded = 0;
+	for (unsigned i = 0; i < g->nworkers; i++)
+		pthread_join(g->th[i], NULL);
+	g->nworkers = 0;
 }
 
-/* Takes the next block from the worker. 1 = data, 0 = the worker hit a non-BGZF member or the end.
+/*
+ * Takes the next inflated block. 1 = data, 0 = the workers reached a
+ * non-BGZF member or the end (they have stopped: the cursor is ours again).
  */
 static int gz_take(struct gz_src *g, const uint8_t **data, size_t *len)
 {
 	pthread_mutex_lock(&g->mu);
-	struct slot *prev = g->head ? &g->ring[(g->head - 1) % RING] : NULL;
-	/* The slot handed out last time is free again now. */
-	if (prev && prev->state == 1) {
-		prev->state = 0;
+	if (g->handed) {
+		g->ring[(g->head - 1) % RING].state = S_FREE;
+		g->handed = 0;
 		pthread_cond_broadcast(&g->cv);
 	}
-	struct slot *s = &g->ring[g->head % RING];
-	while (s->state == 0)
-		pthread_cond_wait(&g->cv, &g->mu);
-	pthread_mutex_unlock(&g->mu);
-	if (s->state == 1) {
-		g->head++;
-		*data = s->out;
-		*len = s->len;
-		return 1;
+	for (;;) {
+		struct slot *s = &g->ring[g->head % RING];
+		while (s->state == S_FREE || s->state == S_TAKEN)
+			pthread_cond_wait(&g->cv, &g->mu);
+		if (s->state == S_DONE && s->outlen == 0) { /* an empty block: EOF marker */
+			s->state = S_FREE;
+			g->head++;
+			pthread_cond_broadcast(&g->cv);
+			continue;
+		}
+		if (s->state == S_DONE) {
+			g->head++;
+			g->handed = 1;
+			pthread_mutex_unlock(&g->mu);
+			*data = s->out;
+			*len = s->outlen;
+			return 1;
+		}
+		int st = s->state, err = s->err;
+		char msg[200];
+		memcpy(msg, s->msg, sizeof msg);
+		pthread_mutex_unlock(&g->mu);
+		gz_stop_workers(g);
+		if (st == S_ERR)
+			return ward_error(err, "%s", msg);
+		return 0;
 	}
-	int st = s->state, err = s->err;
-	/* The worker has exited: the cursor is ours again. */
-	pthread_join(g->th, NULL);
-	g->threaded = 0;
-	if (st == 3)
-		return ward_error(err, "%s", s->msg);
-	return 0;
 }
 
 /* ---- zlib path for non-BGZF members --------------------------------------- */
@@ -343,7 +407,7 @@ static int gz_next(struct vsrc *s, const uint8_t **data, size_t *len)
 	int rc = 0;
 	*len = 0;
 	while (!g->done) {
-		if (g->threaded) {
+		if (g->nworkers) {
 			rc = gz_take(g, data, len);
 		} else if (g->z_active) {
 			rc = z_step(g, data, len);
@@ -377,9 +441,14 @@ static int gz_next(struct vsrc *s, const uint8_t **data, size_t *len)
 static void gz_free(struct vsrc *s)
 {
 	struct gz_src *g = (struct gz_src *)s;
-	gz_stop_worker(g);
-	for (int i = 0; i < RING; i++)
+	gz_stop_workers(g);
+	for (int i = 0; i < RING; i++) {
+		free(g->ring[i].in);
 		free(g->ring[i].out);
+	}
+	for (int i = 0; i < MAX_WORKERS; i++)
+		if (g->wdd[i])
+			libdeflate_free_decompressor(g->wdd[i]);
 	pthread_mutex_destroy(&g->mu);
 	pthread_cond_destroy(&g->cv);
 	if (g->z_init)
@@ -392,17 +461,32 @@ static void gz_free(struct vsrc *s)
 	free(g);
 }
 
-/* Starts the worker if the stream begins with BGZF; it stops at the first non-BGZF member. */
-static int gz_start_worker(struct gz_src *g)
+/* Starts n workers on a stream that begins with BGZF; they stop at the first other member. */
+static int gz_start_workers(struct gz_src *g, unsigned n)
 {
+	if (n > MAX_WORKERS)
+		n = MAX_WORKERS;
 	for (int i = 0; i < RING; i++) {
+		g->ring[i].in = malloc(BGZF_MAX);
 		g->ring[i].out = malloc(BGZF_MAX);
-		if (!g->ring[i].out)
+		if (!g->ring[i].in || !g->ring[i].out)
 			return ward_error(WARD_E_NOMEM, "out of memory");
 	}
-	if (pthread_create(&g->th, NULL, gz_worker, g) != 0)
-		return 0; /* no thread: inflate inline */
-	g->threaded = 1;
+	for (unsigned i = 0; i < n; i++) {
+		struct worker_arg *w = malloc(sizeof *w);
+		g->wdd[i] = libdeflate_alloc_decompressor();
+		if (!w || !g->wdd[i]) {
+			free(w);
+			return ward_error(WARD_E_NOMEM, "out of memory");
+		}
+		w->g = g;
+		w->idx = i;
+		if (pthread_create(&g->th[g->nworkers], NULL, gz_worker, w) != 0) {
+			free(w);
+			break; /* fewer workers (none: inflate inline) */
+		}
+		g->nworkers++;
+	}
 	return 0;
 }
 
@@ -431,7 +515,7 @@ int vsrc_gz_new(struct vsrc *inner, unsigned workers, unsigned *layers, struct v
 	if (rc == 1) {
 		*layers |= WARD_VCF_LAYER_BGZF;
 		if (workers > 0)
-			rc = gz_start_worker(g);
+			rc = gz_start_workers(g, workers);
 		else
 			rc = 0;
 	} else if (rc == 2) {

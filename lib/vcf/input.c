@@ -49,12 +49,15 @@ int vsrc_c4gh_new(int fd, const struct ward_c4gh_read_opts *opts, struct vsrc **
 
 /* ---- assembly ----------------------------------------------------------- */
 
-/* Worker threads for the gzip layer: 0 or 1 (see ward_vcf_input_opts.threads). */
+/* Worker threads for the gzip layer (see ward_vcf_input_opts.threads). */
 static unsigned gz_workers(unsigned threads)
 {
+	if (threads == 1)
+		return 0;
 	if (threads)
-		return threads >= 2;
-	return sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+		return threads;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n >= 2 ? (unsigned)(n > 4 ? 4 : n) : 0;
 }
 
 /* Adds the gzip layer on top of src when the text starts with the gzip magic. */

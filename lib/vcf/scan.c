@@ -9,7 +9,7 @@
 
 #include "vcf/vcf_internal.h"
 
-#define OBUF      (1u << 20)
+#define OBUF      (256u << 10)
 #define LINE_MAX_ (1ull << 30) /* refuse lines (and headers) over 1 GiB */
 
 static const char fileformat[] = "##fileformat=VCF";

@@ -48,7 +48,7 @@ int vsrc_peek_new(struct vsrc *inner, size_t want, const uint8_t **head, size_t 
 
 /*
  * A gzip/BGZF inflating layer over inner (owned, also on failure). With
- * workers > 0, BGZF blocks are inflated ahead on a worker thread.
+ * workers > 0, that many threads inflate BGZF blocks in parallel, ahead.
  */
 int vsrc_gz_new(struct vsrc *inner, unsigned workers, unsigned *layers, struct vsrc **out);
 
