@@ -7,6 +7,7 @@
  * working directory and in-memory injection files.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,8 +328,17 @@ static int attest(const struct run_opts *o, const char *base, int wfd, char **cf
 	return ret;
 }
 
+/* With 0, 1 or 2 closed, a socket or an injection memfd would become the workload's stdio. */
+static void stdio_guard(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			_exit(WARD_EXIT_IO);
+}
+
 int cmd_run_main(int argc, char **argv)
 {
+	stdio_guard();
 	struct run_opts o = {0};
 	int ret = parse_args(argc, argv, &o);
 	if (ret)

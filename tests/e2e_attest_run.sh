@@ -68,7 +68,7 @@ secrets:
   - {name: EXPL, kind: ascii, value: "$EXPL"}
 services:
   - name: show
-    command: ["$T/bin/wsh", "-c", 'echo "gen=\$GEN"; echo "expl=\$EXPL"; echo "pwd=\$(pwd)"; echo "conf=\$(cat "\$CONF")"; echo "arg=\$1"; echo "argconf=\$(cat "\${1#--conf=}")"; echo "vars=\$(env | cut -d= -f1 | sort | tr "\\n" " ")"', "wsh", "--conf=/etc/ward-e2e.conf"]
+    command: ["$T/bin/wsh", "-c", 'echo "gen=\$GEN"; echo "expl=\$EXPL"; echo "pwd=\$(pwd)"; echo "conf=\$(cat "\$CONF")"; echo "arg=\$1"; echo "argconf=\$(cat "\${1#--conf=}")"; echo "vars=\$(env | cut -d= -f1 | sort | tr "\\n" " ")"; echo "stdin=\$(readlink /proc/self/fd/0)"', "wsh", "--conf=/etc/ward-e2e.conf"]
     environment: {GEN: "\$\$WARD::GEN:hex\$\$", EXPL: "\$\$WARD::EXPL\$\$", CONF: /etc/ward-e2e.conf}
     pwd: $T/work
     injection_files: {/etc/ward-e2e.conf: "injected-content-42"}
@@ -127,6 +127,10 @@ VARS=$(printf '%s\n' "$OUT" | sed -n 's/^vars=//p')
 extra=$(for v in $VARS; do case $v in CONF | EXPL | GEN | PWD | OLDPWD) ;; *) echo "$v" ;; esac; done)
 [ -z "$extra" ] && pass "only the session's environment (no HOSTVAR, PATH, HOME...)" || fail "extra variables: $extra"
 [ ! -e /etc/ward-e2e.conf ] && pass "the injection path was never written to disk" || fail "/etc/ward-e2e.conf exists"
+R=$(run --config "$SNAME/show" 0<&- 2>"$T/run.err" | grep -e '^arg=' -e '^stdin=' | tr '\n' ' ')
+[[ "$R" =~ ^arg=--conf=/proc/self/fd/([3-9]|[1-9][0-9]+)\ stdin=/dev/null\ $ ]] &&
+	pass "with stdin closed, the workload gets /dev/null (no socket or injection file on fd 0)" ||
+	fail "closed stdin: $R $(cat "$T/run.err")"
 echo "hello" | run --config "$SNAME/sleeper" >"$T/pipe.out" 2>&1
 grep -q '^done$' "$T/pipe.out" && pass "stdin passes through to the workload" || fail "stdin: $(cat "$T/pipe.out")"
 ARGS=$(run --config "$SNAME/args" -- one "two words" 2>"$T/run.err")
