@@ -10,7 +10,6 @@
 #include "echo/analysis_internal.h"
 #include "test.h"
 
-
 static double rel(double a, double b)
 {
 	if (a == b || (isnan(a) && isnan(b)))
