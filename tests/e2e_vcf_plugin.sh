@@ -68,7 +68,7 @@ awk 'BEGIN { srand(7); print "##fileformat=VCFv4.2";
 		for (s = 0; s < 5; s++) printf "\t%d/%d:%d", int(rand() * 2), int(rand() * 2), int(rand() * 60);
 		printf "\n" } } }' >syn.vcf
 run bgzip -c syn.vcf >syn.vcf.gz && run tabix -p vcf syn.vcf.gz
-"$WARD" vcf encrypt syn.vcf.gz >syn.vcf.gz.c4gh
+run "$WARD" vcf encrypt syn.vcf.gz >syn.vcf.gz.c4gh
 segs=$(( ($(stat -c %s syn.vcf.gz) + 65535) / 65536 ))
 [ "$segs" -ge 12 ] && pass "synthetic .vcf.gz spans $segs Crypt4GH segments" || fail "only $segs segments"
 for r in chr1:1000-2000 chr2:100000-150000 chr3:250000-400000; do
@@ -85,7 +85,7 @@ hdr=$(( $(stat -c %s syn.vcf.gz.c4gh) - $(stat -c %s syn.vcf.gz) - 28 * segs ))
 cp syn.vcf.gz.c4gh dmg.vcf.gz.c4gh
 cp syn.vcf.gz.tbi dmg.vcf.gz.tbi
 off=$(( hdr + (segs - 3) * 65564 + 1000 ))
-printf '\377' | dd of=dmg.vcf.gz.c4gh bs=1 seek=$off conv=notrunc status=none
+printf '\377' | run dd of=dmg.vcf.gz.c4gh bs=1 seek=$off conv=notrunc status=none
 run tabix syn.vcf.gz chr1:1000-2000 >want 2>/dev/null
 tabix dmg.vcf.gz.c4gh chr1:1000-2000 >got 2>err
 same "a region query never decrypts a damaged segment elsewhere (reads only what it needs)" want got
@@ -99,7 +99,7 @@ awk 'BEGIN { srand(3); print "@HD\tVN:1.6\tSO:coordinate"; print "@SQ\tSN:chr1\t
 	for (c = 1; c <= 2; c++) { pos = 1; for (i = 0; i < 6000; i++) { pos += int(rand() * 30);
 		printf "r%d_%d\t0\tchr%d\t%d\t60\t50M\t*\t0\t0\t%s\t*\n", c, i, c, pos, seq } } }' >reads.sam
 run samtools view -b -o reads.bam reads.sam 2>/dev/null && run samtools index reads.bam
-"$WARD" vcf encrypt reads.bam >reads.bam.c4gh
+run "$WARD" vcf encrypt reads.bam >reads.bam.c4gh
 for r in chr1:100-200 chr2:50000-52000; do
 	run samtools view reads.bam "$r" >want 2>/dev/null
 	samtools view "crypt4gh:reads.bam.c4gh" "$r" >got 2>err
