@@ -90,16 +90,24 @@ static int read_noecho(int fd, const char *prompt, char *buf, size_t size)
 	return rc;
 }
 
-int ward_cmd_passphrase(void *ctx, char *buf, size_t size)
+/* Copies C4GH_PASSPHRASE into buf: 1 if it is set, 0 if not, or WARD_E_INVAL if too long. */
+static int env_passphrase(char *buf, size_t size)
 {
 	const char *env = getenv("C4GH_PASSPHRASE");
-	if (env) {
-		size_t n = strlen(env);
-		if (n + 1 > size)
-			return WARD_E_INVAL;
-		memcpy(buf, env, n + 1);
+	if (!env)
 		return 0;
-	}
+	size_t n = strlen(env);
+	if (n + 1 > size)
+		return WARD_E_INVAL;
+	memcpy(buf, env, n + 1);
+	return 1;
+}
+
+int ward_cmd_passphrase(void *ctx, char *buf, size_t size)
+{
+	int from_env = env_passphrase(buf, size);
+	if (from_env)
+		return from_env < 0 ? from_env : 0;
 	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return WARD_E_PASSPHRASE; /* no way to ask: treat as no passphrase */
@@ -112,14 +120,9 @@ int ward_cmd_passphrase(void *ctx, char *buf, size_t size)
 
 int ward_cmd_new_passphrase(char *buf, size_t size)
 {
-	const char *env = getenv("C4GH_PASSPHRASE");
-	if (env) {
-		size_t n = strlen(env);
-		if (n + 1 > size)
-			return WARD_E_INVAL;
-		memcpy(buf, env, n + 1);
-		return 0;
-	}
+	int from_env = env_passphrase(buf, size);
+	if (from_env)
+		return from_env < 0 ? from_env : 0;
 	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return WARD_E_INVAL;
