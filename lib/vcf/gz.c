@@ -157,7 +157,7 @@ static int bgzf_step(struct cursor *c, struct libdeflate_decompressor *d, uint8_
 
 /* ---- Worker threads: BGZF blocks inflated in parallel, handed out in order ---- */
 
-#define RING        8
+#define RING        6
 #define MAX_WORKERS 8
 
 enum { S_FREE, S_TAKEN, S_DONE, S_END, S_ERR };
@@ -184,8 +184,8 @@ struct gz_src {
 	int stop, eos;
 	pthread_t th[MAX_WORKERS];
 	struct libdeflate_decompressor *wdd[MAX_WORKERS];
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_mutex_t mu, read_mu;
+	pthread_cond_t cv_free, cv_done;
 	struct slot ring[RING];
 	uint64_t head, tail; /* the consumer takes block `head`; the next block read is `tail` */
 	int handed;          /* ring[(head - 1) % RING] is out with the consumer */
@@ -230,38 +230,49 @@ static void slot_fail(struct slot *s, int rc)
 
 static void gz_work(struct gz_src *g, unsigned idx)
 {
-	pthread_mutex_lock(&g->mu);
 	for (;;) {
+		/* read_mu orders the readers; mu only guards the ring, so taking is never held up.
+		 */
+		pthread_mutex_lock(&g->read_mu);
+		pthread_mutex_lock(&g->mu);
 		while (!g->stop && !g->eos && g->ring[g->tail % RING].state != S_FREE)
-			pthread_cond_wait(&g->cv, &g->mu);
-		if (g->stop || g->eos)
-			break;
+			pthread_cond_wait(&g->cv_free, &g->mu);
+		if (g->stop || g->eos) {
+			pthread_mutex_unlock(&g->mu);
+			pthread_mutex_unlock(&g->read_mu);
+			return;
+		}
 		struct slot *s = &g->ring[g->tail++ % RING];
 		s->state = S_TAKEN;
-		/* Reading is serial (the cursor and the layers below are one stream). */
+		pthread_mutex_unlock(&g->mu);
 		int rc = read_block(&g->cur, s);
 		if (rc <= 0) {
+			pthread_mutex_lock(&g->mu);
 			if (rc == 0)
 				s->state = S_END;
 			else
 				slot_fail(s, rc);
 			g->eos = 1;
-			pthread_cond_broadcast(&g->cv);
-			break;
+			pthread_cond_broadcast(&g->cv_free);
+			pthread_cond_signal(&g->cv_done);
+			pthread_mutex_unlock(&g->mu);
+			pthread_mutex_unlock(&g->read_mu);
+			return;
 		}
-		pthread_mutex_unlock(&g->mu);
+		pthread_mutex_unlock(&g->read_mu);
 		long k = bgzf_inflate(g->wdd[idx], s->in, s->inlen, s->out, s->off);
 		pthread_mutex_lock(&g->mu);
 		if (k < 0) {
 			slot_fail(s, (int)k);
 			g->eos = 1;
+			pthread_cond_broadcast(&g->cv_free);
 		} else {
 			s->outlen = (size_t)k;
 			s->state = S_DONE;
 		}
-		pthread_cond_broadcast(&g->cv);
+		pthread_cond_signal(&g->cv_done); /* only the consumer waits there */
+		pthread_mutex_unlock(&g->mu);
 	}
-	pthread_mutex_unlock(&g->mu);
 }
 
 static void *gz_worker(void *arg)
@@ -278,7 +289,7 @@ static void gz_stop_workers(struct gz_src *g)
 		return;
 	pthread_mutex_lock(&g->mu);
 	g->stop = 1;
-	pthread_cond_broadcast(&g->cv);
+	pthread_cond_broadcast(&g->cv_free);
 	pthread_mutex_unlock(&g->mu);
 	for (unsigned i = 0; i < g->nworkers; i++)
 		pthread_join(g->th[i], NULL);
@@ -293,18 +304,19 @@ static int gz_take(struct gz_src *g, const uint8_t **data, size_t *len)
 {
 	pthread_mutex_lock(&g->mu);
 	if (g->handed) {
+		/* Slots free up in order: this is the one the next reader waits for. */
 		g->ring[(g->head - 1) % RING].state = S_FREE;
 		g->handed = 0;
-		pthread_cond_broadcast(&g->cv);
+		pthread_cond_signal(&g->cv_free);
 	}
 	for (;;) {
 		struct slot *s = &g->ring[g->head % RING];
 		while (s->state == S_FREE || s->state == S_TAKEN)
-			pthread_cond_wait(&g->cv, &g->mu);
+			pthread_cond_wait(&g->cv_done, &g->mu);
 		if (s->state == S_DONE && s->outlen == 0) { /* an empty block: EOF marker */
 			s->state = S_FREE;
 			g->head++;
-			pthread_cond_broadcast(&g->cv);
+			pthread_cond_signal(&g->cv_free);
 			continue;
 		}
 		if (s->state == S_DONE) {
@@ -450,7 +462,9 @@ static void gz_free(struct vsrc *s)
 		if (g->wdd[i])
 			libdeflate_free_decompressor(g->wdd[i]);
 	pthread_mutex_destroy(&g->mu);
-	pthread_cond_destroy(&g->cv);
+	pthread_mutex_destroy(&g->read_mu);
+	pthread_cond_destroy(&g->cv_free);
+	pthread_cond_destroy(&g->cv_done);
 	if (g->z_init)
 		inflateEnd(&g->z);
 	if (g->dd)
@@ -502,7 +516,9 @@ int vsrc_gz_new(struct vsrc *inner, unsigned workers, unsigned *layers, struct v
 	g->cur.src = inner;
 	g->layers = layers;
 	pthread_mutex_init(&g->mu, NULL);
-	pthread_cond_init(&g->cv, NULL);
+	pthread_mutex_init(&g->read_mu, NULL);
+	pthread_cond_init(&g->cv_free, NULL);
+	pthread_cond_init(&g->cv_done, NULL);
 	g->cur.stage = malloc(BGZF_MAX + BGZF_HDR);
 	g->out = malloc(ZOUT > BGZF_MAX ? ZOUT : BGZF_MAX);
 	g->dd = libdeflate_alloc_decompressor();
