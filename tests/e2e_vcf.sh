@@ -108,6 +108,9 @@ for f in "$T"/v/*.gz; do
 	cmp -s "$T/want" "$T/got" || fail "process on encrypted $(basename "$f"): $(head -c 200 "$T/err")"
 done
 pass "process on every encrypted .vcf.gz = awk on the plaintext"
+"$WARD" vcf encrypt "$T/v/sites.bgzf.vcf.gz" | "$WARD" vcf query -f '%ID %INFO/AF\n' >"$T/got" 2>/dev/null
+bcftools query -f '%ID %INFO/AF\n' "$T/v/sites.vcf" >"$T/want" 2>/dev/null
+same "query reads BGZF inside Crypt4GH from a pipe" "$T/want" "$T/got"
 cat "$T/v/sites.bgzf.vcf.gz" | "$WARD" vcf query -f '%ID %INFO/AF\n' >"$T/got" 2>/dev/null
 bcftools query -f '%ID %INFO/AF\n' "$T/v/sites.vcf" >"$T/want" 2>/dev/null
 same "query reads BGZF from standard input" "$T/want" "$T/got"

@@ -54,6 +54,17 @@ C4GH_SECRET_KEY="$H/alice.sec" bcftools view -H "crypt4gh:spec-v4.3.vcf.gz.c4gh"
 	pass "a key the file is not for: htslib fails with the plugin's message" ||
 	fail "wrong key: $(head -c 300 err)"
 unset C4GH_SECRET_KEY
+# A passphrase-protected c4gh-v1 key (bcrypt KDF) for the plugin.
+K="$DATA/crypt4gh"
+run "$WARD" vcf encrypt --recipient_pk "$K/alice.pub" "$V/scone-example-input.vcf" >alice.vcf.c4gh 2>/dev/null
+run bcftools view -H "$V/scone-example-input.vcf" >want 2>/dev/null
+C4GH_SECRET_KEY="$K/alice.sec" C4GH_PASSPHRASE=alice bcftools view -H crypt4gh:alice.vcf.c4gh >got 2>err
+same "C4GH_SECRET_KEY + C4GH_PASSPHRASE (bcrypt-protected key)" want got
+C4GH_SECRET_KEY="$K/alice.sec" C4GH_PASSPHRASE=wrong bcftools view -H crypt4gh:alice.vcf.c4gh >got 2>err
+[ $? -ne 0 ] && [ ! -s got ] && pass "a wrong C4GH_PASSPHRASE: no output, an error" ||
+	fail "wrong passphrase in the plugin: $(head -c 300 err)"
+RECIPIENT_KEY=$(cat "$SEED/recipient-bb.hex") bcftools view -H "crypt4gh:$SEED/scone-input.c4gh" >got 2>err
+same "RECIPIENT_KEY (hex) in the plugin: the example's encrypted input.vcf" want got
 
 # --- a multi-segment bgzipped VCF: seeking reads only what the region needs ---------
 export SENDER_KEY=$(cat "$SEED/sender-aa.hex") RECIPIENT_KEY=$(cat "$SEED/recipient-bb.hex")
