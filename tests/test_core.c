@@ -73,6 +73,14 @@ static void outfiles(void)
 	CHECK_RC(ward_outfile_open("/nonexistent-dir/x", 0600, &f), WARD_E_IO,
 	         "a missing directory is an I/O error");
 
+	/* Devices and FIFOs are written in place, never replaced by a rename. */
+	CHECK_RC(ward_outfile_open("/dev/null", 0600, &f), 0, "open /dev/null as an output");
+	CHECK(write(ward_outfile_fd(f), "x", 1) == 1, "write to it");
+	CHECK_RC(ward_outfile_commit(f, 0), 0, "commit /dev/null");
+	CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode),
+	      "/dev/null is still a character device after commit");
+	CHECK_RC(ward_outfile_open(dir, 0600, &f), WARD_E_INVAL, "a directory is refused");
+
 	/* A fatal signal removes the temporary file. */
 	pid_t pid = fork();
 	if (pid == 0) {

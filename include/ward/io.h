@@ -11,7 +11,8 @@ extern "C" {
 struct ward_outfile;
 
 /*
- * Opens an output. path NULL or "-" means standard output, written directly.
+ * Opens an output. path NULL or "-" means standard output, written directly;
+ * so is an existing path that is not a regular file (/dev/null, a FIFO).
  * Otherwise a temporary file "PATH.XXXXXX" is created beside PATH with the
  * given mode (0600 for secrets) and becomes PATH only on commit. If the
  * process is killed by SIGINT, SIGTERM, SIGHUP, SIGPIPE or SIGBUS the temporary file

@@ -13,7 +13,8 @@
 
 struct ward_outfile {
 	int fd;
-	char *path; /* NULL for stdout */
+	int special; /* an existing non-regular file, written in place */
+	char *path;  /* NULL for stdout */
 	char *tmp;
 };
 
@@ -77,6 +78,26 @@ int ward_outfile_open(const char *path, unsigned mode, struct ward_outfile **out
 		*out = f;
 		return 0;
 	}
+	/*
+	 * A device, FIFO or socket (/dev/null, a named pipe) is written in
+	 * place: renaming a temporary file over it would replace the node.
+	 */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (S_ISDIR(st.st_mode)) {
+			free(f);
+			return ward_error(WARD_E_INVAL, "%s: is a directory", path);
+		}
+		f->fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (f->fd < 0) {
+			int rc = ward_error_errno("%s", path);
+			free(f);
+			return rc;
+		}
+		f->special = 1;
+		*out = f;
+		return 0;
+	}
 	size_t n = strlen(path);
 	f->path = strdup(path);
 	f->tmp = malloc(n + 8);
@@ -110,6 +131,12 @@ int ward_outfile_fd(const struct ward_outfile *f)
 int ward_outfile_commit(struct ward_outfile *f, int exclusive)
 {
 	int rc = 0;
+	if (f->special) {
+		if (close(f->fd) != 0)
+			rc = ward_error_errno("close");
+		outfile_free(f);
+		return rc;
+	}
 	if (!f->path) {
 		outfile_free(f);
 		return 0;
@@ -149,7 +176,9 @@ void ward_outfile_abort(struct ward_outfile *f)
 	if (!f)
 		return;
 	int saved = errno;
-	if (f->path) {
+	if (f->special)
+		close(f->fd);
+	else if (f->path) {
 		if (f->fd >= 0)
 			close(f->fd);
 		unlink(f->tmp);
