@@ -22,9 +22,9 @@
 
 static const char usage_text[] =
     "usage:\n"
-    "  ward vcf encrypt [--sk PATH] [--recipient_pk PATH]... [-o FILE] [FILE]\n"
-    "  ward vcf process [--sk PATH] [--sender_pk PATH] [--all-ids] [-o FILE] [FILE]\n"
-    "  ward vcf query -f FORMAT [--sk PATH] [--sender_pk PATH] [-o FILE] [FILE]\n"
+    "  ward vcf encrypt [--sk PATH] [--recipient_pk PATH]... [-o FILE] [FILE [OUTPUT]]\n"
+    "  ward vcf process [--sk PATH] [--sender_pk PATH] [--all-ids] [-o FILE] [FILE [OUTPUT]]\n"
+    "  ward vcf query -f FORMAT [--sk PATH] [--sender_pk PATH] [-o FILE] [FILE [OUTPUT]]\n"
     "\n"
     "encrypt  Crypt4GH-encrypts FILE (or standard input) byte for byte.\n"
     "process  decrypts a Crypt4GH VCF and prints the first ID of each record (none\n"
@@ -128,6 +128,11 @@ static int parse_args(int argc, char **argv, struct vcf_cli *c)
 	}
 	if (optind < argc)
 		c->in_path = argv[optind++];
+	/* The original example takes the output file as a second argument. */
+	if (optind < argc && !c->out_path && strcmp(argv[optind], "-") != 0)
+		c->out_path = argv[optind++];
+	else if (optind < argc && strcmp(argv[optind], "-") == 0)
+		optind++;
 	if (optind < argc)
 		return usage_error("too many arguments");
 	return 0;

@@ -182,3 +182,7 @@ same "process -o writes the file" "$T/want" "$T/ids.txt"
 "$WARD" vcf encrypt -o "$T/o.c4gh" "$V/scone-example-input.vcf" 2>/dev/null &&
 	"$WARD" vcf process "$T/o.c4gh" >"$T/got" 2>/dev/null
 same "encrypt -o" "$T/want" "$T/got"
+# The original example's form: input and output files as arguments.
+"$WARD" vcf encrypt "$V/scone-example-input.vcf" "$T/arg.c4gh" 2>/dev/null &&
+	"$WARD" vcf process "$T/arg.c4gh" "$T/arg.txt" 2>/dev/null
+same "encrypt IN OUT and process IN OUT" "$T/want" "$T/arg.txt"
