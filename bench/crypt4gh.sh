@@ -14,7 +14,7 @@ nproc=$(nproc)
 bytes=$((size_mb << 20))
 
 plain="$work/c4gh-plain-${size_mb}M.bin"
-[ -s "$plain" ] || head -c "$bytes" /dev/urandom >"$plain"
+[ -s "$plain" ] || dd if=/dev/urandom of="$plain" bs=1M count="$size_mb" status=none
 # An unencrypted key: the benchmark measures data speed, not the passphrase KDF.
 C4GH_PASSPHRASE= "$ward" keygen -f --nocrypt --sk "$work/bench.sec" --pk "$work/bench.pub" >/dev/null 2>&1
 enc="$work/c4gh-enc-${size_mb}M.c4gh"

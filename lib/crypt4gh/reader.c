@@ -128,7 +128,7 @@ static const uint8_t *batch_source(struct c4gh_batch *b, void **map, size_t *map
 	off_t start = b->src_off & ~(off_t)(page - 1);
 	size_t delta = (size_t)(b->src_off - start);
 	*maplen = b->bytes + delta;
-	void *m = mmap(NULL, *maplen, PROT_READ, MAP_PRIVATE | MAP_POPULATE, b->r->fd, start);
+	void *m = mmap(NULL, *maplen, PROT_READ, MAP_PRIVATE, b->r->fd, start);
 	if (m != MAP_FAILED) {
 		*map = m;
 		return (const uint8_t *)m + delta;

@@ -44,7 +44,7 @@ static const uint8_t *map_input(const struct wbatch *b, size_t len, void **map, 
 	off_t start = b->src_off & ~(off_t)(page - 1);
 	size_t delta = (size_t)(b->src_off - start);
 	*maplen = len + delta;
-	*map = mmap(NULL, *maplen, PROT_READ, MAP_PRIVATE | MAP_POPULATE, b->src_fd, start);
+	*map = mmap(NULL, *maplen, PROT_READ, MAP_PRIVATE, b->src_fd, start);
 	if (*map == MAP_FAILED) {
 		*map = NULL;
 		return NULL;
@@ -81,11 +81,16 @@ static void wbatch_seal(struct c4gh_job *job, struct c4gh_aead *a)
 	const uint8_t *src = b->src_off >= 0 ? map_input(b, total, &map, &maplen) : NULL;
 	if (b->src_off >= 0 && !src)
 		b->err = pread_input(b);
-	/* A fresh random 96-bit nonce per segment: nonces never repeat under the key. */
+	/*
+	 * A fresh random 96-bit nonce per segment, so nonces never repeat under
+	 * the key; drawn for the whole job at once (one getrandom call, not 16).
+	 */
+	uint8_t nonces[WBATCH_SEGS * C4GH_NONCE];
+	randombytes_buf(nonces, (size_t)b->nseg * C4GH_NONCE);
 	for (uint32_t j = 0; j < b->nseg && !b->err; j++) {
 		uint8_t *seg = b->buf + (size_t)j * C4GH_CSEG;
 		size_t len = j + 1 < b->nseg ? C4GH_SEG : b->lastlen;
-		randombytes_buf(seg, C4GH_NONCE);
+		memcpy(seg, nonces + (size_t)j * C4GH_NONCE, C4GH_NONCE);
 		b->err = src ? c4gh_aead_seal_to(a, b->w->key, src + (size_t)j * C4GH_SEG, len, seg)
 		             : c4gh_aead_seal(a, b->w->key, seg, len);
 	}
