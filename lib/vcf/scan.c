@@ -186,8 +186,20 @@ static int few_columns(uint64_t lineno, int cols)
 /* ---- lines ---------------------------------------------------------------- */
 
 /* One data line on the fast path (first ID, or bcftools' %ID). */
-/* Prints the ID [id, ide) of one record by the query's rule. */
-static inline int emit_id(struct ward_vcf_query *q, const char *id, const char *ide)
+/* htslib's vcf_parse turns BEL bytes of an ID into '.'; bcftools prints that. */
+static int emit_bel_id(struct ward_vcf_query *q, const char *id, size_t k)
+{
+	int rc = put(q, q->pre, q->npre);
+	for (size_t i = 0; rc == 0 && i < k; i++)
+		rc = put(q, id[i] == '\a' ? "." : &id[i], 1);
+	return rc < 0 ? rc : put(q, q->post, q->npost);
+}
+
+/*
+ * Prints the ID [id, ide) of one record by the query's rule. bel: the ID may
+ * hold a BEL byte (-1: not known, look).
+ */
+static inline int emit_id(struct ward_vcf_query *q, const char *id, const char *ide, int bel)
 {
 	q->records++;
 	size_t k = (size_t)(ide - id);
@@ -210,6 +222,8 @@ static inline int emit_id(struct ward_vcf_query *q, const char *id, const char *
 		id = ".";
 		k = 1;
 	}
+	if (bel && (bel > 0 || memchr(id, '\a', k)))
+		return emit_bel_id(q, id, k);
 	if (OBUF - q->olen >= q->npre + k + q->npost) {
 		char *o = q->obuf + q->olen;
 		memcpy(o, q->pre, q->npre);
@@ -233,7 +247,7 @@ static inline int fast_line(struct ward_vcf_query *q, const char *s, const char 
 	int cols = split_id(s, e, &id, &ide);
 	if (cols)
 		return few_columns(q->lineno, cols);
-	return emit_id(q, id, ide);
+	return emit_id(q, id, ide, -1);
 }
 
 #ifdef HAVE_SPLIT64
@@ -244,7 +258,7 @@ static inline int fast_line(struct ward_vcf_query *q, const char *s, const char 
  * else 0 (the caller falls back to memchr: long fields, short lines).
  */
 __attribute__((target("avx2,bmi,popcnt"))) static int
-split64_avx2(const char *s, const char **id, const char **ide, const char **t7)
+split64_avx2(const char *s, const char **id, const char **ide, const char **t7, int *bel)
 {
 	const __m256i tab = _mm256_set1_epi8('\t'), nl = _mm256_set1_epi8('\n');
 	__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)s);
@@ -268,6 +282,11 @@ split64_avx2(const char *s, const char **id, const char **ide, const char **t7)
 	*id = s + t2 + 1;
 	*ide = s + t3;
 	*t7 = s + __builtin_ctzll(tm);
+	/* BEL bytes inside the ID (htslib prints them as '.'): bits t2+1 .. t3-1. */
+	const __m256i bell = _mm256_set1_epi8('\a');
+	uint64_t bm = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, bell)) |
+	              (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, bell)) << 32;
+	*bel = (bm & ~((2ull << t2) - 1) & ((1ull << t3) - 1)) != 0;
 	return 1;
 }
 #endif
@@ -365,14 +384,15 @@ static int fast_run(struct ward_vcf_query *q, const char **pp, const char *end)
 	for (;;) {
 #ifdef HAVE_SPLIT64
 		const char *id, *ide, *t7;
+		int bel;
 		if (q->simd && end - p >= 64 && (*p != '#' || q->mode != WARD_VCF_FIRST_ID) &&
-		    split64_avx2(p, &id, &ide, &t7)) {
+		    split64_avx2(p, &id, &ide, &t7, &bel)) {
 			/* Seven tabs found: the newline is somewhere after the 7th. */
 			const char *nl = memchr(t7 + 1, '\n', (size_t)(end - t7 - 1));
 			if (!nl)
 				break;
 			q->lineno++;
-			if ((rc = emit_id(q, id, ide)) < 0)
+			if ((rc = emit_id(q, id, ide, bel)) < 0)
 				break;
 			p = nl + 1;
 			continue;
