@@ -85,7 +85,7 @@ WARD_EXPORT enum ward_session_mode ward_session_mode(const struct ward_session *
 
 /*
  * The canonical serialisation (docs/session.md): compact JSON, keys sorted,
- * defaults made explicit. *out is sodium_malloc'ed (it holds explicit secret
+ * defaults made explicit. *out is in guarded memory (ward/secmem.h) (it holds explicit secret
  * values): free it with ward_session_text_free. It parses back to the same
  * session. Errors: WARD_E_NOMEM.
  */
@@ -173,7 +173,7 @@ WARD_EXPORT WARD_NODISCARD int ward_secret_public(enum ward_secret_kind kind, co
  *   {"allow_extra_args":false,"command":[..],"environment":{..},"pwd":"..",
  *    "injection_files":{"/p":"<base64>"},"measurements":["<hex>",..]}
  * with every secret reference substituted from values. *out is
- * sodium_malloc'ed (free with ward_session_text_free).
+ * in guarded memory (ward/secmem.h) (free with ward_session_text_free).
  * Errors: WARD_E_NOTFOUND (a referenced secret has no value), WARD_E_NOMEM.
  */
 WARD_EXPORT WARD_NODISCARD int ward_session_render(const struct ward_session *s, size_t i,

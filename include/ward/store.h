@@ -36,7 +36,7 @@ struct json_object;
  * Creates a new store in the existing directory dir (cas.db, audit.log):
  * a random KEK split into n shares with threshold k, a random data key,
  * an Ed25519 audit key. *shares receives the n text shares, one per line
- * (sodium_malloc'ed; free with ward_store_text_free) — the only copies of
+ * (in guarded memory (ward/secmem.h); free with ward_store_text_free) — the only copies of
  * the KEK. dev marks a store for `ward cas serve --dev`.
  * Errors: WARD_E_EXISTS (dir already holds a store), WARD_E_INVAL, WARD_E_IO.
  */
@@ -99,7 +99,7 @@ ward_store_session_apply(struct ward_store *st, const uint8_t client[32],
     WARD_NONNULL(1, 2, 3, 4, 5);
 
 /*
- * Reads a session's canonical text (sodium_malloc'ed; ward_store_text_free)
+ * Reads a session's canonical text (in guarded memory (ward/secmem.h); ward_store_text_free)
  * if its read policy allows client. Generated secret values are not in it.
  * Errors: WARD_E_NOTFOUND, WARD_E_DENIED, WARD_E_BADMSG (stored data altered).
  */

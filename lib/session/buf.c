@@ -7,19 +7,20 @@
 
 #include "core/core_internal.h"
 #include "session/session_internal.h"
+#include "ward/secmem.h"
 
 void ws_buf_init(struct ws_buf *b, int secure)
 {
 	memset(b, 0, sizeof *b);
 	b->secure = secure;
-	/* sodium_malloc needs the library initialised; later calls are cheap. */
+	/* libsodium must be initialised before guarded memory is used. */
 	if (secure && sodium_init() < 0)
 		b->oom = 1;
 }
 
 static void *buf_alloc(int secure, size_t n)
 {
-	return secure ? sodium_malloc(n) : malloc(n);
+	return secure ? ward_secmem_alloc(n) : malloc(n);
 }
 
 static void buf_release(int secure, char *p, size_t cap)
@@ -27,7 +28,7 @@ static void buf_release(int secure, char *p, size_t cap)
 	if (!p)
 		return;
 	if (secure) {
-		sodium_free(p); /* wipes */
+		ward_secmem_free(p); /* wipes */
 	} else {
 		sodium_memzero(p, cap);
 		free(p);
@@ -148,7 +149,7 @@ void ws_buf_free(struct ws_buf *b)
 void ward_session_text_free(char *text)
 {
 	if (text)
-		sodium_free(text);
+		ward_secmem_free(text);
 }
 
 static int name_char(char c)

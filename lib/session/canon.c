@@ -7,6 +7,7 @@
 
 #include "core/core_internal.h"
 #include "session/session_internal.h"
+#include "ward/secmem.h"
 
 static void put_hex(struct ws_buf *b, const uint8_t *bin, size_t n)
 {
@@ -97,13 +98,13 @@ static void put_secret(struct ws_buf *b, const struct ws_secret *s)
 		if (s->kind == WARD_SECRET_ASCII) {
 			ws_buf_json_str(b, (const char *)s->value, s->value_len);
 		} else {
-			char *hex = sodium_malloc(2 * s->value_len + 1);
+			char *hex = ward_secmem_alloc(2 * s->value_len + 1);
 			if (!hex) {
 				b->oom = 1;
 			} else {
 				sodium_bin2hex(hex, 2 * s->value_len + 1, s->value, s->value_len);
 				ws_buf_json_str(b, hex, 2 * s->value_len);
-				sodium_free(hex);
+				ward_secmem_free(hex);
 			}
 		}
 	}

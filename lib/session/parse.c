@@ -8,6 +8,7 @@
 
 #include "core/core_internal.h"
 #include "session/parse_util.h"
+#include "ward/secmem.h"
 
 static const char *const TOLERATE[] = {
     "debug-mode",
@@ -313,7 +314,7 @@ static int secret_value(struct ws_secret *x, const struct ynode *v, const char *
 	size_t cap = x->kind == WARD_SECRET_ASCII ? v->len : v->len / 2;
 	if (cap == 0 || cap > WARD_SECRET_MAX_SIZE)
 		return ws_perr(v, path, "must hold 1..%u bytes", WARD_SECRET_MAX_SIZE);
-	if (!(x->value = sodium_malloc(cap + 1)))
+	if (!(x->value = ward_secmem_alloc(cap + 1)))
 		return ward_error(WARD_E_NOMEM, "out of memory");
 	if (x->kind == WARD_SECRET_ASCII) {
 		for (size_t i = 0; i < v->len; i++)
@@ -523,7 +524,7 @@ void ward_session_free(struct ward_session *s)
 	for (size_t i = 0; i < s->nsecrets; i++) {
 		free(s->secrets[i].name);
 		if (s->secrets[i].value)
-			sodium_free(s->secrets[i].value);
+			ward_secmem_free(s->secrets[i].value);
 	}
 	free(s->secrets);
 	for (size_t i = 0; i < s->nservices; i++) {

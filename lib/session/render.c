@@ -6,6 +6,7 @@
 
 #include "core/core_internal.h"
 #include "session/session_internal.h"
+#include "ward/secmem.h"
 
 /* Appends the encoded value (or public half) of one reference. */
 static int put_value(struct ws_buf *b, const struct ws_ref *r, const struct ward_secret_set *vals)
@@ -35,7 +36,7 @@ static int put_value(struct ws_buf *b, const struct ws_ref *r, const struct ward
 	size_t cap = r->enc == WS_ENC_HEX
 	                 ? 2 * len + 1
 	                 : sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
-	char *enc = sodium_malloc(cap);
+	char *enc = ward_secmem_alloc(cap);
 	if (!enc)
 		return ward_error(WARD_E_NOMEM, "out of memory");
 	if (r->enc == WS_ENC_HEX)
@@ -43,7 +44,7 @@ static int put_value(struct ws_buf *b, const struct ws_ref *r, const struct ward
 	else
 		sodium_bin2base64(enc, cap, v, len, sodium_base64_VARIANT_ORIGINAL);
 	ws_buf_puts(b, enc);
-	sodium_free(enc);
+	ward_secmem_free(enc);
 	return 0;
 }
 
@@ -75,14 +76,14 @@ static int put_subst(struct ws_buf *b, const char *str, const struct ward_secret
 	int rc = substitute(str, vals, &tmp);
 	if (!rc && as_base64) {
 		size_t cap = sodium_base64_ENCODED_LEN(tmp.len, sodium_base64_VARIANT_ORIGINAL);
-		char *enc = sodium_malloc(cap);
+		char *enc = ward_secmem_alloc(cap);
 		if (!enc) {
 			rc = ward_error(WARD_E_NOMEM, "out of memory");
 		} else {
 			sodium_bin2base64(enc, cap, (const uint8_t *)(tmp.p ? tmp.p : ""), tmp.len,
 			                  sodium_base64_VARIANT_ORIGINAL);
 			ws_buf_json_str(b, enc, strlen(enc));
-			sodium_free(enc);
+			ward_secmem_free(enc);
 		}
 	} else if (!rc) {
 		ws_buf_json_str(b, tmp.p ? tmp.p : "", tmp.len);

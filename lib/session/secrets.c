@@ -6,11 +6,12 @@
 
 #include "core/core_internal.h"
 #include "session/session_internal.h"
+#include "ward/secmem.h"
 
 struct entry {
 	char *name;
 	enum ward_secret_kind kind;
-	uint8_t *value; /* sodium_malloc */
+	uint8_t *value; /* ward_secmem_alloc */
 	size_t len;
 };
 
@@ -33,7 +34,7 @@ void ward_secret_set_free(struct ward_secret_set *set)
 		return;
 	for (size_t i = 0; i < set->n; i++) {
 		free(set->e[i].name);
-		sodium_free(set->e[i].value);
+		ward_secmem_free(set->e[i].value);
 	}
 	free(set->e);
 	free(set);
@@ -52,7 +53,7 @@ int ward_secret_set_put(struct ward_secret_set *set, const char *name, enum ward
 {
 	if (len > WARD_SECRET_MAX_SIZE || (len && !value))
 		return ward_error(WARD_E_INVAL, "secret '%s': bad length %zu", name, len);
-	uint8_t *copy = sodium_malloc(len + 1);
+	uint8_t *copy = ward_secmem_alloc(len + 1);
 	if (!copy)
 		return ward_error(WARD_E_NOMEM, "out of memory");
 	if (len)
@@ -60,13 +61,13 @@ int ward_secret_set_put(struct ward_secret_set *set, const char *name, enum ward
 	copy[len] = 0;
 	struct entry *e = find(set, name);
 	if (e) {
-		sodium_free(e->value);
+		ward_secmem_free(e->value);
 	} else {
 		if (set->n == set->cap) {
 			size_t cap = set->cap ? 2 * set->cap : 8;
 			struct entry *ne = realloc(set->e, cap * sizeof *ne);
 			if (!ne) {
-				sodium_free(copy);
+				ward_secmem_free(copy);
 				return ward_error(WARD_E_NOMEM, "out of memory");
 			}
 			set->e = ne;
@@ -74,7 +75,7 @@ int ward_secret_set_put(struct ward_secret_set *set, const char *name, enum ward
 		}
 		e = &set->e[set->n];
 		if (!(e->name = strdup(name))) {
-			sodium_free(copy);
+			ward_secmem_free(copy);
 			return ward_error(WARD_E_NOMEM, "out of memory");
 		}
 		set->n++;
@@ -129,7 +130,7 @@ static void gen_ascii(uint8_t *v, size_t size)
 
 static int generate(struct ward_secret_set *out, const struct ws_secret *x)
 {
-	uint8_t *v = sodium_malloc(x->size);
+	uint8_t *v = ward_secmem_alloc(x->size);
 	if (!v)
 		return ward_error(WARD_E_NOMEM, "out of memory");
 	if (x->kind == WARD_SECRET_ASCII)
@@ -137,7 +138,7 @@ static int generate(struct ward_secret_set *out, const struct ws_secret *x)
 	else
 		randombytes_buf(v, x->size); /* binary bytes, X25519 key, Ed25519 seed */
 	int rc = ward_secret_set_put(out, x->name, x->kind, v, x->size);
-	sodium_free(v);
+	ward_secmem_free(v);
 	return rc;
 }
 
@@ -181,11 +182,11 @@ int ward_secret_public(enum ward_secret_kind kind, const uint8_t *value, size_t 
 		return 0;
 	}
 	if (kind == WARD_SECRET_ED25519) {
-		uint8_t *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+		uint8_t *sk = ward_secmem_alloc(crypto_sign_SECRETKEYBYTES);
 		if (!sk)
 			return ward_error(WARD_E_NOMEM, "out of memory");
 		crypto_sign_seed_keypair(pk, sk, value);
-		sodium_free(sk);
+		ward_secmem_free(sk);
 		return 0;
 	}
 	return ward_error(WARD_E_INVAL, "%s secrets have no public half",

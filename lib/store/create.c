@@ -11,6 +11,7 @@
 
 #include "core/core_internal.h"
 #include "store/store_internal.h"
+#include "ward/secmem.h"
 
 struct keys {
 	uint8_t kek[32], dek[32], audit_sk[64], audit_pk[32];
@@ -58,7 +59,7 @@ static int write_meta(struct ward_store *st, const struct keys *K, unsigned k, u
 static int format_shares(const struct keys *K, unsigned k, unsigned n, char **out)
 {
 	size_t cap = (size_t)n * WARD_SHAMIR_TEXT_MAX + 1;
-	char *text = sodium_malloc(cap);
+	char *text = ward_secmem_alloc(cap);
 	if (!text)
 		return ward_error(WARD_E_NOMEM, "out of memory");
 	size_t len = 0;
@@ -66,7 +67,7 @@ static int format_shares(const struct keys *K, unsigned k, unsigned n, char **ou
 		int rc = ward_shamir_share_format(K->set_id, k, i + 1, K->shares + (size_t)i * 32,
 		                                  32, text + len);
 		if (rc) {
-			sodium_free(text);
+			ward_secmem_free(text);
 			return rc;
 		}
 		len += strlen(text + len);

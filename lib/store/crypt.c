@@ -6,6 +6,7 @@
 
 #include "core/core_internal.h"
 #include "store/store_internal.h"
+#include "ward/secmem.h"
 
 void store_aad_init(struct store_aad *a, const char *kind)
 {
@@ -68,7 +69,7 @@ int store_decrypt(const uint8_t key[32], const struct store_aad *aad, const uint
 	if (aad->overflow || blen < STORE_NONCE + STORE_TAG || blen > (size_t)INT32_MAX)
 		return ward_error(WARD_E_BADMSG, "store: stored record is malformed");
 	size_t n = blen - STORE_NONCE - STORE_TAG;
-	uint8_t *out = sodium_malloc(n + 1);
+	uint8_t *out = ward_secmem_alloc(n + 1);
 	if (!out)
 		return ward_error(WARD_E_NOMEM, "out of memory");
 	uint8_t tag[STORE_TAG];
@@ -82,7 +83,7 @@ int store_decrypt(const uint8_t key[32], const struct store_aad *aad, const uint
 	         EVP_DecryptFinal_ex(c, out + n, &m) == 1;
 	EVP_CIPHER_CTX_free(c);
 	if (!ok) {
-		sodium_free(out); /* never release unauthenticated plaintext */
+		ward_secmem_free(out); /* never release unauthenticated plaintext */
 		return ward_error(
 		    WARD_E_BADMSG,
 		    "store: a stored record failed authentication (altered on disk?)");

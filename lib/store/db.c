@@ -12,6 +12,7 @@
 
 #include "core/core_internal.h"
 #include "store/store_internal.h"
+#include "ward/secmem.h"
 
 static const char SCHEMA[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
@@ -32,11 +33,21 @@ const char *store_schema(void)
 	return SCHEMA;
 }
 
+int store_dberr(sqlite3 *db, const char *what)
+{
+	int e = sqlite3_errcode(db) & 0xff;
+	return ward_error(e == SQLITE_FULL || e == SQLITE_IOERR ? WARD_E_IO : WARD_E_INTERNAL,
+	                  "store: %s: %s", what, sqlite3_errmsg(db));
+}
+
 int store_sqlerr(struct ward_store *st, const char *what)
 {
-	int e = sqlite3_errcode(st->db);
-	return ward_error(e == SQLITE_FULL || e == SQLITE_IOERR ? WARD_E_IO : WARD_E_INTERNAL,
-	                  "store: %s: %s", what, sqlite3_errmsg(st->db));
+	return store_dberr(st->db, what);
+}
+
+uint8_t *store_dek(struct ward_store *st)
+{
+	return __atomic_load_n(&st->dek, __ATOMIC_ACQUIRE);
 }
 
 int store_exec(struct ward_store *st, const char *sql)
@@ -157,6 +168,11 @@ static struct ward_store *store_new(const char *dir)
 	if (!st)
 		return NULL;
 	pthread_mutex_init(&st->mu, NULL);
+	pthread_mutex_init(&st->want_mu, NULL);
+	pthread_mutex_init(&st->anchor_writer, NULL);
+	pthread_mutex_init(&st->trust_mu, NULL);
+	for (int i = 0; i < STORE_READERS; i++)
+		pthread_mutex_init(&st->readers[i].mu, NULL);
 	st->dir = strdup(dir);
 	st->shares = sodium_malloc(WARD_SHAMIR_MAX_SHARES * 32);
 	if (!st->dir || !st->shares) {
@@ -166,26 +182,58 @@ static struct ward_store *store_new(const char *dir)
 	return st;
 }
 
+sqlite3 *store_reader_get(struct ward_store *st, int *slot)
+{
+	unsigned start = __atomic_fetch_add(&st->next_reader, 1, __ATOMIC_RELAXED);
+	int s = -1;
+	for (unsigned i = 0; i < STORE_READERS && s < 0; i++)
+		if (pthread_mutex_trylock(&st->readers[(start + i) % STORE_READERS].mu) == 0)
+			s = (int)((start + i) % STORE_READERS);
+	if (s < 0) {
+		s = (int)(start % STORE_READERS);
+		pthread_mutex_lock(&st->readers[s].mu);
+	}
+	if (!st->readers[s].db && open_db(st->dir, SQLITE_OPEN_READONLY, &st->readers[s].db)) {
+		pthread_mutex_unlock(&st->readers[s].mu);
+		return NULL;
+	}
+	*slot = s;
+	return st->readers[s].db;
+}
+
+void store_reader_put(struct ward_store *st, int slot)
+{
+	pthread_mutex_unlock(&st->readers[slot].mu);
+}
+
 void ward_store_close(struct ward_store *st)
 {
 	if (!st)
 		return;
 	ward_audit_close(st->audit);
 	if (st->dek)
-		sodium_free(st->dek);
+		ward_secmem_free(st->dek);
 	if (st->shares)
 		sodium_free(st->shares);
+	for (int i = 0; i < STORE_READERS; i++) {
+		if (st->readers[i].db)
+			sqlite3_close(st->readers[i].db);
+		pthread_mutex_destroy(&st->readers[i].mu);
+	}
 	if (st->db)
 		sqlite3_close(st->db);
 	free(st->dir);
 	pthread_mutex_destroy(&st->mu);
+	pthread_mutex_destroy(&st->want_mu);
+	pthread_mutex_destroy(&st->anchor_writer);
+	store_trust_cache_free(st);
+	pthread_mutex_destroy(&st->trust_mu);
 	free(st);
 }
 
 void ward_store_text_free(char *text)
 {
-	if (text)
-		sodium_free(text);
+	ward_secmem_free(text);
 }
 
 static int read_u32_meta(sqlite3 *db, const char *key, unsigned *out)
@@ -249,10 +297,7 @@ int ward_store_open(const char *dir, struct ward_store **out)
 
 int ward_store_sealed(struct ward_store *st)
 {
-	pthread_mutex_lock(&st->mu);
-	int sealed = st->dek == NULL;
-	pthread_mutex_unlock(&st->mu);
-	return sealed;
+	return store_dek(st) == NULL;
 }
 
 int ward_store_is_dev(struct ward_store *st)
@@ -264,7 +309,7 @@ void ward_store_unseal_progress(struct ward_store *st, unsigned *have, unsigned 
 {
 	pthread_mutex_lock(&st->mu);
 	*need = st->k;
-	*have = st->dek ? st->k : st->have;
+	*have = store_dek(st) ? st->k : st->have;
 	pthread_mutex_unlock(&st->mu);
 }
 
@@ -276,7 +321,7 @@ static void forget_shares(struct ward_store *st)
 }
 
 /* With the KEK: unwraps the data key and opens the audit log (caller holds mu). */
-static int open_with_kek(struct ward_store *st, const uint8_t *kek)
+static int open_with_kek(struct ward_store *st, const uint8_t *kek, uint8_t **dek_out)
 {
 	uint8_t *blob = NULL, *dek = NULL, *sk = NULL, *pk = NULL;
 	size_t blen, dlen, sklen, pklen;
@@ -290,7 +335,7 @@ static int open_with_kek(struct ward_store *st, const uint8_t *kek)
 	free(blob);
 	if (rc || dlen != 32) {
 		if (dek)
-			sodium_free(dek);
+			ward_secmem_free(dek);
 		return ward_error(WARD_E_BADMSG, "the shares do not open this store "
 		                                 "(wrong or mistyped shares); start again");
 	}
@@ -309,12 +354,12 @@ static int open_with_kek(struct ward_store *st, const uint8_t *kek)
 	if (!rc)
 		rc = ward_audit_open(path, sk, &st->audit);
 	if (sk)
-		sodium_free(sk);
+		ward_secmem_free(sk);
 	if (rc) {
-		sodium_free(dek);
+		ward_secmem_free(dek);
 		return rc;
 	}
-	st->dek = dek;
+	*dek_out = dek;
 	return 0;
 }
 
@@ -327,7 +372,7 @@ static int log_unseal(struct ward_store *st)
 	int rc = ward_audit_append(st->audit, "cas.unseal", f, &pos);
 	json_object_put(f);
 	if (!rc && !(rc = store_anchor_put(st, &pos)))
-		st->anchored = pos.seq;
+		store_anchored(st, pos.seq);
 	return rc;
 }
 
@@ -339,7 +384,7 @@ int ward_store_unseal(struct ward_store *st, const char *share, unsigned *have, 
 	pthread_mutex_lock(&st->mu);
 	*need = st->k;
 	int rc = 0;
-	if (st->dek) {
+	if (store_dek(st)) {
 		*have = st->k;
 		goto out;
 	}
@@ -360,23 +405,25 @@ int ward_store_unseal(struct ward_store *st, const char *share, unsigned *have, 
 		const uint8_t *ys[WARD_SHAMIR_MAX_SHARES];
 		for (unsigned i = 0; i < st->k; i++)
 			ys[i] = st->shares + i * 32;
-		uint8_t *kek = sodium_malloc(32);
+		uint8_t *kek = sodium_malloc(32), *dek = NULL;
 		rc = kek ? ward_shamir_combine(st->xs, ys, st->k, 32, kek) : WARD_E_NOMEM;
 		forget_shares(st);
 		if (!rc)
-			rc = open_with_kek(st, kek);
+			rc = open_with_kek(st, kek, &dek);
 		if (kek)
 			sodium_free(kek);
 		if (!rc && (rc = log_unseal(st))) {
 			/* No audit, no service: stay sealed. */
 			ward_audit_close(st->audit);
 			st->audit = NULL;
-			sodium_free(st->dek);
-			st->dek = NULL;
 		}
+		if (rc && dek)
+			ward_secmem_free(dek);
+		else if (!rc)
+			__atomic_store_n(&st->dek, dek, __ATOMIC_RELEASE);
 	}
 out:
-	*have = st->dek ? st->k : st->have;
+	*have = store_dek(st) ? st->k : st->have;
 	sodium_memzero(y, sizeof y);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
@@ -387,7 +434,36 @@ int store_audit_locked(struct ward_store *st, const char *event, struct json_obj
 {
 	int rc = ward_audit_append(st->audit, event, fields, pos);
 	if (!rc && !(rc = store_anchor_put(st, pos)))
-		st->anchored = pos->seq > st->anchored ? pos->seq : st->anchored;
+		store_anchored(st, pos->seq);
+	return rc;
+}
+
+void store_anchored(struct ward_store *st, uint64_t seq)
+{
+	if (seq > __atomic_load_n(&st->anchored, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&st->anchored, seq, __ATOMIC_RELEASE);
+}
+
+/* Writes the wanted checkpoint if it is newer (caller holds anchor_writer). */
+static int anchor_wanted(struct ward_store *st)
+{
+	pthread_mutex_lock(&st->want_mu);
+	struct ward_audit_pos w = st->want;
+	pthread_mutex_unlock(&st->want_mu);
+	if (w.seq <= __atomic_load_n(&st->anchored, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&st->mu);
+	/*
+	 * The entry is already durable in the log; the checkpoint may lag it
+	 * after a power failure (never lead it), so it needs no fsync of its
+	 * own. A killed process loses nothing: the WAL write is done.
+	 */
+	sqlite3_exec(st->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	int rc = store_anchor_put(st, &w);
+	sqlite3_exec(st->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	if (!rc)
+		store_anchored(st, w.seq);
+	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
 
@@ -396,21 +472,35 @@ int ward_store_audit(struct ward_store *st, const char *event, struct json_objec
 	pthread_mutex_lock(&st->mu);
 	struct ward_audit *a = st->audit;
 	pthread_mutex_unlock(&st->mu);
-	if (!a)
+	if (!a || !store_dek(st))
 		return ward_error(WARD_E_SEALED, "the key service is sealed");
 	/* The append itself runs unlocked so concurrent events share one fdatasync. */
 	struct ward_audit_pos pos;
 	int rc = ward_audit_append(a, event, fields, &pos);
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&st->mu);
-	if (pos.seq > st->anchored) {
-		rc = store_anchor_put(st, &pos);
-		if (!rc)
-			st->anchored = pos.seq;
+	pthread_mutex_lock(&st->want_mu);
+	if (pos.seq > st->want.seq)
+		st->want = pos;
+	pthread_mutex_unlock(&st->want_mu);
+	/*
+	 * Checkpoints are coalesced: one thread writes the newest wanted
+	 * position while the others return; it looks again after letting go,
+	 * so a position wanted meanwhile is never left unwritten.
+	 */
+	for (;;) {
+		if (pthread_mutex_trylock(&st->anchor_writer) != 0)
+			return 0;
+		rc = anchor_wanted(st);
+		pthread_mutex_unlock(&st->anchor_writer);
+		if (rc)
+			return rc;
+		pthread_mutex_lock(&st->want_mu);
+		int more = st->want.seq > __atomic_load_n(&st->anchored, __ATOMIC_ACQUIRE);
+		pthread_mutex_unlock(&st->want_mu);
+		if (!more)
+			return 0;
 	}
-	pthread_mutex_unlock(&st->mu);
-	return rc;
 }
 
 int ward_store_audit_anchor(const char *dir, uint8_t pk[32], struct ward_audit_anchor *anchor)

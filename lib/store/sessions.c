@@ -9,17 +9,18 @@
 
 #include "core/core_internal.h"
 #include "store/store_internal.h"
+#include "ward/secmem.h"
 
 struct row {
 	uint8_t digest[32], owner[32];
-	char *doc; /* sodium_malloc'ed canonical text */
+	char *doc; /* ward_secmem_alloc'ed canonical text */
 	size_t len;
 };
 
 static void row_free(struct row *r)
 {
 	if (r->doc)
-		sodium_free(r->doc);
+		ward_secmem_free(r->doc);
 	r->doc = NULL;
 }
 
@@ -44,19 +45,27 @@ static void secret_aad(struct store_aad *a, const char *session, const uint8_t d
 }
 
 /* Loads and decrypts a session row (caller holds mu). WARD_E_NOTFOUND if absent. */
-static int load_row(struct ward_store *st, const char *name, struct row *r)
+/* Why no read connection was available: sealed, or the database would not open. */
+static int reader_error(struct ward_store *st)
+{
+	if (!store_dek(st))
+		return ward_error(WARD_E_SEALED, "the key service is sealed");
+	return ward_error(WARD_E_IO, "store: cannot open a read connection");
+}
+
+static int load_row(struct ward_store *st, sqlite3 *db, const char *name, struct row *r)
 {
 	sqlite3_stmt *q;
 	memset(r, 0, sizeof *r);
-	if (sqlite3_prepare_v2(st->db, "SELECT digest, owner, doc FROM sessions WHERE name = ?", -1,
-	                       &q, NULL) != SQLITE_OK)
-		return store_sqlerr(st, "reading a session");
+	if (sqlite3_prepare_v2(db, "SELECT digest, owner, doc FROM sessions WHERE name = ?", -1, &q,
+	                       NULL) != SQLITE_OK)
+		return store_dberr(db, "reading a session");
 	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(q);
 	if (rc != SQLITE_ROW) {
 		sqlite3_finalize(q);
 		return rc == SQLITE_DONE ? ward_error(WARD_E_NOTFOUND, "no session '%s'", name)
-		                         : store_sqlerr(st, "reading a session");
+		                         : store_dberr(db, "reading a session");
 	}
 	if (sqlite3_column_bytes(q, 0) != 32 || sqlite3_column_bytes(q, 1) != 32) {
 		sqlite3_finalize(q);
@@ -67,7 +76,7 @@ static int load_row(struct ward_store *st, const char *name, struct row *r)
 	struct store_aad aad;
 	session_aad(&aad, name, r->owner, r->digest);
 	uint8_t *pt;
-	rc = store_decrypt(st->dek, &aad, sqlite3_column_blob(q, 2),
+	rc = store_decrypt(store_dek(st), &aad, sqlite3_column_blob(q, 2),
 	                   (size_t)sqlite3_column_bytes(q, 2), &pt, &r->len);
 	sqlite3_finalize(q);
 	if (rc)
@@ -76,10 +85,10 @@ static int load_row(struct ward_store *st, const char *name, struct row *r)
 	return 0;
 }
 
-static int load_parsed(struct ward_store *st, const char *name, struct row *r,
+static int load_parsed(struct ward_store *st, sqlite3 *db, const char *name, struct row *r,
                        struct ward_session **s)
 {
-	int rc = load_row(st, name, r);
+	int rc = load_row(st, db, name, r);
 	if (rc)
 		return rc;
 	if ((rc = ward_session_parse(r->doc, r->len, s)))
@@ -87,16 +96,16 @@ static int load_parsed(struct ward_store *st, const char *name, struct row *r,
 	return rc;
 }
 
-static int load_secrets(struct ward_store *st, const char *name, const uint8_t digest[32],
-                        struct ward_secret_set **out)
+static int load_secrets(struct ward_store *st, sqlite3 *db, const char *name,
+                        const uint8_t digest[32], struct ward_secret_set **out)
 {
 	sqlite3_stmt *q = NULL;
 	int rc = ward_secret_set_new(out);
 	if (rc)
 		return rc;
-	if (sqlite3_prepare_v2(st->db, "SELECT name, kind, value FROM secrets WHERE session = ?",
-	                       -1, &q, NULL) != SQLITE_OK)
-		rc = store_sqlerr(st, "reading secrets");
+	if (sqlite3_prepare_v2(db, "SELECT name, kind, value FROM secrets WHERE session = ?", -1,
+	                       &q, NULL) != SQLITE_OK)
+		rc = store_dberr(db, "reading secrets");
 	else
 		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
 	while (!rc && sqlite3_step(q) == SQLITE_ROW) {
@@ -106,11 +115,11 @@ static int load_secrets(struct ward_store *st, const char *name, const uint8_t d
 		uint8_t *v;
 		size_t len;
 		secret_aad(&aad, name, digest, sn ? sn : "", kind);
-		rc = store_decrypt(st->dek, &aad, sqlite3_column_blob(q, 2),
+		rc = store_decrypt(store_dek(st), &aad, sqlite3_column_blob(q, 2),
 		                   (size_t)sqlite3_column_bytes(q, 2), &v, &len);
 		if (!rc) {
 			rc = ward_secret_set_put(*out, sn, (enum ward_secret_kind)kind, v, len);
-			sodium_free(v);
+			ward_secmem_free(v);
 		}
 	}
 	sqlite3_finalize(q); /* accepts NULL */
@@ -146,7 +155,7 @@ static int write_secrets(struct ward_store *st, const char *name, const uint8_t 
 		uint8_t *blob;
 		size_t blen;
 		secret_aad(&aad, name, digest, sn, (int)kind);
-		if ((rc = store_encrypt(st->dek, &aad, v, len, &blob, &blen)))
+		if ((rc = store_encrypt(store_dek(st), &aad, v, len, &blob, &blen)))
 			break;
 		if (sqlite3_prepare_v2(st->db,
 		                       "INSERT INTO secrets(session, name, kind, value) "
@@ -172,7 +181,7 @@ static int write_row(struct ward_store *st, const char *name, const uint8_t owne
 	uint8_t *blob;
 	size_t blen;
 	session_aad(&aad, name, owner, digest);
-	int rc = store_encrypt(st->dek, &aad, (const uint8_t *)doc, len, &blob, &blen);
+	int rc = store_encrypt(store_dek(st), &aad, (const uint8_t *)doc, len, &blob, &blen);
 	if (rc)
 		return rc;
 	sqlite3_stmt *q;
@@ -250,7 +259,7 @@ static int check_namespace(struct ward_store *st, const char *name, const uint8_
 		prefix[n] = '\0';
 		struct row r;
 		struct ward_session *parent;
-		int rc = load_parsed(st, prefix, &r, &parent);
+		int rc = load_parsed(st, st->db, prefix, &r, &parent);
 		if (rc == WARD_E_NOTFOUND)
 			continue;
 		if (rc)
@@ -276,7 +285,7 @@ static int apply_locked(struct ward_store *st, const uint8_t client[32],
 	struct row cur;
 	struct ward_session *old = NULL;
 	struct ward_secret_set *prev = NULL, *vals = NULL;
-	int rc = load_parsed(st, name, &cur, &old);
+	int rc = load_parsed(st, st->db, name, &cur, &old);
 	if (rc == WARD_E_NOTFOUND) {
 		*created = 1;
 		if (has_pred)
@@ -303,7 +312,7 @@ static int apply_locked(struct ward_store *st, const uint8_t client[32],
 			rc = ward_error(WARD_E_CONFLICT,
 			                "stale predecessor: session '%s' has changed since", name);
 		if (!rc)
-			rc = load_secrets(st, name, cur.digest, &prev);
+			rc = load_secrets(st, st->db, name, cur.digest, &prev);
 		ward_session_free(old);
 		row_free(&cur);
 		if (rc)
@@ -331,7 +340,7 @@ int ward_store_session_apply(struct ward_store *st, const uint8_t client[32],
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&st->mu);
-	if (!st->dek) {
+	if (!store_dek(st)) {
 		pthread_mutex_unlock(&st->mu);
 		return ward_error(WARD_E_SEALED, "the key service is sealed");
 	}
@@ -359,7 +368,7 @@ int ward_store_session_apply(struct ward_store *st, const uint8_t client[32],
 	rc = ward_audit_append(st->audit, *created ? "session.create" : "session.update", f, &pos);
 	json_object_put(f);
 	if (!rc && !(rc = store_anchor_put(st, &pos)) && !(rc = store_commit(st)))
-		st->anchored = pos.seq > st->anchored ? pos.seq : st->anchored;
+		store_anchored(st, pos.seq);
 	store_rollback(st);
 out:
 	pthread_mutex_unlock(&st->mu);
@@ -370,13 +379,14 @@ int ward_store_session_read(struct ward_store *st, const uint8_t client[32], con
                             char **text, size_t *len, uint8_t digest[32], uint8_t owner[32])
 {
 	*text = NULL;
-	pthread_mutex_lock(&st->mu);
+	int slot = -1;
+	sqlite3 *db = store_dek(st) ? store_reader_get(st, &slot) : NULL;
 	int rc;
 	struct row r;
 	struct ward_session *s = NULL;
-	if (!st->dek)
-		rc = ward_error(WARD_E_SEALED, "the key service is sealed");
-	else if (!(rc = load_parsed(st, name, &r, &s))) {
+	if (!db)
+		rc = reader_error(st);
+	else if (!(rc = load_parsed(st, db, name, &r, &s))) {
 		if (!ward_session_allows(s, WARD_SESSION_READ, r.owner, client)) {
 			rc = ward_error(WARD_E_DENIED, "not allowed to read session '%s'", name);
 			row_free(&r);
@@ -388,7 +398,8 @@ int ward_store_session_read(struct ward_store *st, const uint8_t client[32], con
 		}
 		ward_session_free(s);
 	}
-	pthread_mutex_unlock(&st->mu);
+	if (db)
+		store_reader_put(st, slot);
 	return rc;
 }
 
@@ -397,7 +408,7 @@ static int delete_locked(struct ward_store *st, const uint8_t client[32], const 
 {
 	struct row r;
 	struct ward_session *s;
-	int rc = load_parsed(st, name, &r, &s);
+	int rc = load_parsed(st, st->db, name, &r, &s);
 	if (rc)
 		return rc;
 	if (!ward_session_allows(s, WARD_SESSION_UPDATE, r.owner, client))
@@ -427,7 +438,7 @@ int ward_store_session_delete(struct ward_store *st, const uint8_t client[32], c
 	pthread_mutex_lock(&st->mu);
 	int rc;
 	uint8_t digest[32];
-	if (!st->dek) {
+	if (!store_dek(st)) {
 		rc = ward_error(WARD_E_SEALED, "the key service is sealed");
 		goto out;
 	}
@@ -448,7 +459,7 @@ int ward_store_session_delete(struct ward_store *st, const uint8_t client[32], c
 	rc = ward_audit_append(st->audit, "session.delete", f, &pos);
 	json_object_put(f);
 	if (!rc && !(rc = store_anchor_put(st, &pos)) && !(rc = store_commit(st)))
-		st->anchored = pos.seq > st->anchored ? pos.seq : st->anchored;
+		store_anchored(st, pos.seq);
 	store_rollback(st);
 out:
 	pthread_mutex_unlock(&st->mu);
@@ -474,15 +485,16 @@ int ward_store_session_history(struct ward_store *st, const uint8_t client[32], 
                                char **json)
 {
 	*json = NULL;
-	pthread_mutex_lock(&st->mu);
+	int slot = -1;
+	sqlite3 *db = store_dek(st) ? store_reader_get(st, &slot) : NULL;
 	int rc;
 	struct row r;
 	struct ward_session *s = NULL;
-	if (!st->dek) {
-		rc = ward_error(WARD_E_SEALED, "the key service is sealed");
+	if (!db) {
+		rc = reader_error(st);
 		goto out;
 	}
-	if ((rc = load_parsed(st, name, &r, &s)))
+	if ((rc = load_parsed(st, db, name, &r, &s)))
 		goto out;
 	int ok = ward_session_allows(s, WARD_SESSION_READ, r.owner, client);
 	ward_session_free(s);
@@ -493,11 +505,11 @@ int ward_store_session_history(struct ward_store *st, const uint8_t client[32], 
 	}
 	sqlite3_stmt *q;
 	if (sqlite3_prepare_v2(
-	        st->db,
+	        db,
 	        "SELECT op, digest, predecessor, time FROM history WHERE session = ? "
 	        "ORDER BY id",
 	        -1, &q, NULL) != SQLITE_OK) {
-		rc = store_sqlerr(st, "reading history");
+		rc = store_dberr(db, "reading history");
 		goto out;
 	}
 	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
@@ -510,23 +522,25 @@ int ward_store_session_history(struct ward_store *st, const uint8_t client[32], 
 	if (!*json)
 		rc = ward_error(WARD_E_NOMEM, "out of memory");
 out:
-	pthread_mutex_unlock(&st->mu);
+	if (db)
+		store_reader_put(st, slot);
 	return rc;
 }
 
 int ward_store_secret_public(struct ward_store *st, const char *name, const char *secret,
                              enum ward_secret_kind *kind, uint8_t pk[32])
 {
-	pthread_mutex_lock(&st->mu);
+	int slot = -1;
+	sqlite3 *db = store_dek(st) ? store_reader_get(st, &slot) : NULL;
 	int rc;
 	struct row r;
 	struct ward_session *s = NULL;
 	struct ward_secret_set *vals = NULL;
-	if (!st->dek) {
-		rc = ward_error(WARD_E_SEALED, "the key service is sealed");
+	if (!db) {
+		rc = reader_error(st);
 		goto out;
 	}
-	if ((rc = load_parsed(st, name, &r, &s)))
+	if ((rc = load_parsed(st, db, name, &r, &s)))
 		goto out;
 	int i = ward_session_secret_find(s, secret);
 	struct ward_secret_info info;
@@ -541,7 +555,7 @@ int ward_store_secret_public(struct ward_store *st, const char *name, const char
 			                "(export_public: true)",
 			                secret, name);
 	}
-	if (!rc && !(rc = load_secrets(st, name, r.digest, &vals))) {
+	if (!rc && !(rc = load_secrets(st, db, name, r.digest, &vals))) {
 		size_t len;
 		const uint8_t *v = ward_secret_set_get(vals, secret, NULL, &len);
 		rc = v ? ward_secret_public(info.kind, v, len, pk)
@@ -551,7 +565,8 @@ int ward_store_secret_public(struct ward_store *st, const char *name, const char
 	ward_session_free(s);
 	row_free(&r);
 out:
-	pthread_mutex_unlock(&st->mu);
+	if (db)
+		store_reader_put(st, slot);
 	return rc;
 }
 
@@ -560,19 +575,21 @@ int ward_store_session_load(struct ward_store *st, const char *name, struct ward
 {
 	*s = NULL;
 	*values = NULL;
-	pthread_mutex_lock(&st->mu);
+	int slot = -1;
+	sqlite3 *db = store_dek(st) ? store_reader_get(st, &slot) : NULL;
 	int rc;
 	struct row r;
-	if (!st->dek)
-		rc = ward_error(WARD_E_SEALED, "the key service is sealed");
-	else if (!(rc = load_parsed(st, name, &r, s))) {
-		rc = load_secrets(st, name, r.digest, values);
+	if (!db)
+		rc = reader_error(st);
+	else if (!(rc = load_parsed(st, db, name, &r, s))) {
+		rc = load_secrets(st, db, name, r.digest, values);
 		row_free(&r);
 		if (rc) {
 			ward_session_free(*s);
 			*s = NULL;
 		}
 	}
-	pthread_mutex_unlock(&st->mu);
+	if (db)
+		store_reader_put(st, slot);
 	return rc;
 }

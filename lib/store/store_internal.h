@@ -11,9 +11,21 @@
 #include "ward/shamir.h"
 #include "ward/store.h"
 
-#define STORE_FORMAT "ward-cas-1"
-#define STORE_NONCE  12
-#define STORE_TAG    16
+#define STORE_FORMAT  "ward-cas-1"
+#define STORE_NONCE   12
+#define STORE_TAG     16
+#define STORE_READERS 8 /* read-only connections: WAL lets readers run beside the writer */
+
+struct store_reader {
+	pthread_mutex_t mu;
+	sqlite3 *db;
+};
+
+struct store_trust_cache {
+	uint8_t (*v)[32];
+	size_t n;
+	int valid;
+};
 
 struct ward_store {
 	sqlite3 *db;
@@ -26,14 +38,30 @@ struct ward_store {
 	uint8_t *shares; /* sodium_malloc: 255 * 32 bytes of given share values */
 	uint8_t xs[WARD_SHAMIR_MAX_SHARES];
 	unsigned have;
-	/* Unsealed state. */
-	uint8_t *dek; /* sodium_malloc, 32 bytes; NULL while sealed */
+	/* Unsealed state. dek is published (atomically) last, once the audit log is open. */
+	uint8_t *dek; /* sodium_malloc, 32 bytes; NULL while sealed; use store_dek() */
 	struct ward_audit *audit;
-	uint64_t anchored; /* sequence number of the stored checkpoint */
+	uint64_t anchored; /* sequence number of the stored checkpoint (atomic) */
+	/* Checkpoints of events outside transactions, coalesced: see ward_store_audit. */
+	pthread_mutex_t want_mu, anchor_writer;
+	struct ward_audit_pos want;
+	struct store_reader readers[STORE_READERS];
+	unsigned next_reader;
+	/* Enrolled platforms [0] and launchers [1], cached; trust_gen counts changes. */
+	pthread_mutex_t trust_mu;
+	uint64_t trust_gen;
+	struct store_trust_cache trust_cache[2];
 };
 
 /* ---- db.c ---- */
 const char *store_schema(void);
+/* The data key, or NULL while sealed (no lock needed: it never changes once set). */
+uint8_t *store_dek(struct ward_store *st);
+/* A read-only connection for this call (blocks if all are busy); give it back with put. */
+sqlite3 *store_reader_get(struct ward_store *st, int *slot);
+void store_reader_put(struct ward_store *st, int slot);
+/* An error from connection db. */
+int store_dberr(sqlite3 *db, const char *what);
 int store_exec(struct ward_store *st, const char *sql);
 int store_sqlerr(struct ward_store *st, const char *what);
 /* Reads a meta value (malloc'ed) or WARD_E_NOTFOUND. */
@@ -45,6 +73,10 @@ int store_commit(struct ward_store *st);
 void store_rollback(struct ward_store *st);
 /* Writes the checkpoint for pos inside the current transaction (advance only). */
 int store_anchor_put(struct ward_store *st, const struct ward_audit_pos *pos);
+/* trust.c: frees the cached lists. */
+void store_trust_cache_free(struct ward_store *st);
+/* Records that the checkpoint now covers seq (max semantics). */
+void store_anchored(struct ward_store *st, uint64_t seq);
 /* Appends an audit entry and, unless in_txn, advances the checkpoint (locks mu itself). */
 int store_audit_locked(struct ward_store *st, const char *event, struct json_object *fields,
                        struct ward_audit_pos *pos);

@@ -10,6 +10,7 @@
 
 #include "core/core_internal.h"
 #include "store/store_internal.h"
+#include "ward/secmem.h"
 
 static const char *trust_name(enum ward_store_trust what)
 {
@@ -42,6 +43,8 @@ static int trust_audit(struct ward_store *st, enum ward_store_trust what, const 
 	return rc ? rc : store_anchor_put(st, &pos);
 }
 
+static void trust_invalidate(struct ward_store *st);
+
 int ward_store_trust_add(struct ward_store *st, enum ward_store_trust what, const uint8_t value[32],
                          const char *label)
 {
@@ -49,7 +52,7 @@ int ward_store_trust_add(struct ward_store *st, enum ward_store_trust what, cons
 		return ward_error(WARD_E_INVAL, "label longer than 200 bytes");
 	pthread_mutex_lock(&st->mu);
 	int rc;
-	if (!st->dek) {
+	if (!store_dek(st)) {
 		rc = ward_error(WARD_E_SEALED, "the key service is sealed");
 		goto out;
 	}
@@ -57,7 +60,8 @@ int ward_store_trust_add(struct ward_store *st, enum ward_store_trust what, cons
 	uint8_t *mac = NULL;
 	size_t mlen;
 	trust_aad(&aad, what, value, label);
-	if ((rc = store_encrypt(st->dek, &aad, NULL, 0, &mac, &mlen)) || (rc = store_begin(st))) {
+	if ((rc = store_encrypt(store_dek(st), &aad, NULL, 0, &mac, &mlen)) ||
+	    (rc = store_begin(st))) {
 		free(mac);
 		goto out;
 	}
@@ -80,6 +84,7 @@ int ward_store_trust_add(struct ward_store *st, enum ward_store_trust what, cons
 	free(mac);
 	if (!rc && !(rc = trust_audit(st, what, "add", value, label)))
 		rc = store_commit(st);
+	trust_invalidate(st);
 	store_rollback(st);
 out:
 	pthread_mutex_unlock(&st->mu);
@@ -91,7 +96,7 @@ int ward_store_trust_remove(struct ward_store *st, enum ward_store_trust what,
 {
 	pthread_mutex_lock(&st->mu);
 	int rc;
-	if (!st->dek) {
+	if (!store_dek(st)) {
 		rc = ward_error(WARD_E_SEALED, "the key service is sealed");
 		goto out;
 	}
@@ -112,6 +117,7 @@ int ward_store_trust_remove(struct ward_store *st, enum ward_store_trust what,
 	}
 	if (!rc && !(rc = trust_audit(st, what, "remove", value, NULL)))
 		rc = store_commit(st);
+	trust_invalidate(st);
 	store_rollback(st);
 out:
 	pthread_mutex_unlock(&st->mu);
@@ -130,38 +136,40 @@ static int trust_row(struct ward_store *st, enum ward_store_trust what, sqlite3_
 	uint8_t *pt;
 	size_t len;
 	trust_aad(&aad, what, vals[i], label);
-	int rc = store_decrypt(st->dek, &aad, sqlite3_column_blob(q, 2),
+	int rc = store_decrypt(store_dek(st), &aad, sqlite3_column_blob(q, 2),
 	                       (size_t)sqlite3_column_bytes(q, 2), &pt, &len);
 	if (rc)
 		return ward_error(WARD_E_BADMSG,
 		                  "store: an enrolled %s entry failed authentication (altered on "
 		                  "disk?)",
 		                  trust_name(what));
-	sodium_free(pt);
+	ward_secmem_free(pt);
 	if (labels && !(labels[i] = strdup(label)))
 		return ward_error(WARD_E_NOMEM, "out of memory");
 	return 0;
 }
 
-int ward_store_trust_list(struct ward_store *st, enum ward_store_trust what, uint8_t (**values)[32],
-                          char ***labels, size_t *n)
+static int trust_load(struct ward_store *st, enum ward_store_trust what, uint8_t (**values)[32],
+                      char ***labels, size_t *n)
 {
 	*values = NULL;
 	*n = 0;
 	if (labels)
 		*labels = NULL;
-	pthread_mutex_lock(&st->mu);
+	int slot = -1;
+	sqlite3 *db = store_dek(st) ? store_reader_get(st, &slot) : NULL;
 	int rc = 0;
 	size_t cap = 0;
 	uint8_t(*vals)[32] = NULL;
 	char **labs = NULL;
 	sqlite3_stmt *q = NULL;
-	if (!st->dek)
-		rc = ward_error(WARD_E_SEALED, "the key service is sealed");
+	if (!db)
+		rc = store_dek(st) ? ward_error(WARD_E_IO, "store: cannot open a read connection")
+		                   : ward_error(WARD_E_SEALED, "the key service is sealed");
 	else if (sqlite3_prepare_v2(
-	             st->db, "SELECT value, label, mac FROM trust WHERE kind = ? ORDER BY value",
-	             -1, &q, NULL) != SQLITE_OK)
-		rc = store_sqlerr(st, "listing");
+	             db, "SELECT value, label, mac FROM trust WHERE kind = ? ORDER BY value", -1,
+	             &q, NULL) != SQLITE_OK)
+		rc = store_dberr(db, "listing");
 	else
 		sqlite3_bind_int(q, 1, (int)what);
 	while (!rc && sqlite3_step(q) == SQLITE_ROW) {
@@ -183,7 +191,8 @@ int ward_store_trust_list(struct ward_store *st, enum ward_store_trust what, uin
 		(*n)++;
 	}
 	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->mu);
+	if (db)
+		store_reader_put(st, slot);
 	if (rc) {
 		for (size_t i = 0; labs && i < *n; i++)
 			free(labs[i]);
@@ -195,5 +204,60 @@ int ward_store_trust_list(struct ward_store *st, enum ward_store_trust what, uin
 	*values = vals;
 	if (labels)
 		*labels = labs;
+	return 0;
+}
+
+/* Drops the cached lists (after a change). */
+static void trust_invalidate(struct ward_store *st)
+{
+	pthread_mutex_lock(&st->trust_mu);
+	st->trust_gen++;
+	for (int i = 0; i < 2; i++) {
+		free(st->trust_cache[i].v);
+		st->trust_cache[i].v = NULL;
+		st->trust_cache[i].valid = 0;
+	}
+	pthread_mutex_unlock(&st->trust_mu);
+}
+
+void store_trust_cache_free(struct ward_store *st)
+{
+	for (int i = 0; i < 2; i++)
+		free(st->trust_cache[i].v);
+}
+
+/*
+ * Every attestation needs both lists, which change only through this
+ * process: they are read (and their rows authenticated) once and then
+ * served from memory until the next add or remove.
+ */
+int ward_store_trust_list(struct ward_store *st, enum ward_store_trust what, uint8_t (**values)[32],
+                          char ***labels, size_t *n)
+{
+	if (labels)
+		return trust_load(st, what, values, labels, n);
+	struct store_trust_cache *c = &st->trust_cache[what == WARD_STORE_LAUNCHER];
+	pthread_mutex_lock(&st->trust_mu);
+	uint64_t gen = st->trust_gen;
+	if (c->valid) {
+		*n = c->n;
+		*values = malloc(c->n ? c->n * 32 : 1);
+		if (*values && c->n)
+			memcpy(*values, c->v, c->n * 32);
+		pthread_mutex_unlock(&st->trust_mu);
+		return *values ? 0 : ward_error(WARD_E_NOMEM, "out of memory");
+	}
+	pthread_mutex_unlock(&st->trust_mu);
+	int rc = trust_load(st, what, values, NULL, n);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&st->trust_mu);
+	if (st->trust_gen == gen && !c->valid && (c->v = malloc(*n ? *n * 32 : 1))) {
+		if (*n)
+			memcpy(c->v, *values, *n * 32);
+		c->n = *n;
+		c->valid = 1;
+	}
+	pthread_mutex_unlock(&st->trust_mu);
 	return 0;
 }

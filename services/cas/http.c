@@ -16,6 +16,7 @@
 
 #include "core/core_internal.h"
 #include "services/cas/cas.h"
+#include "ward/secmem.h"
 
 /* TLS 1.3 only: every client this service talks to is new enough. */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3"
@@ -80,7 +81,7 @@ int cas_reply_json(struct cas_request *r, unsigned status, const char *json)
 
 static void secure_free(void *p)
 {
-	sodium_free(p);
+	ward_secmem_free(p);
 }
 
 int cas_reply_secure(struct cas_request *r, unsigned status, char *text, size_t len,
@@ -89,7 +90,7 @@ int cas_reply_secure(struct cas_request *r, unsigned status, char *text, size_t 
 	struct MHD_Response *resp =
 	    MHD_create_response_from_buffer_with_free_callback(len, text, secure_free);
 	if (!resp) {
-		sodium_free(text);
+		ward_secmem_free(text);
 		return MHD_NO;
 	}
 	return queue(r, status, resp, content_type);
@@ -169,14 +170,14 @@ static void body_append(struct cas_request *r, const char *data, size_t n, size_
 		while (cap < r->body_len + n + 1)
 			cap *= 2;
 		/* Copied, not realloc'ed, so no unwiped copy of the old buffer is left. */
-		char *nb = sodium_malloc(cap);
+		char *nb = ward_secmem_alloc(cap);
 		if (!nb) {
 			r->body_too_big = 1;
 			return;
 		}
 		if (r->body) {
 			memcpy(nb, r->body, r->body_len);
-			sodium_free(r->body);
+			ward_secmem_free(r->body);
 		}
 		r->body = nb;
 		r->body_cap = cap;
@@ -211,7 +212,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (r->body_too_big)
 		return (enum MHD_Result)cas_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE,
 		                                        "request body too large");
-	if (!r->body && !(r->body = sodium_malloc(1)))
+	if (!r->body && !(r->body = ward_secmem_alloc(1)))
 		return MHD_NO;
 	r->body[r->body_len] = '\0';
 	if (!srv->owner)
@@ -246,7 +247,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_ctx,
 	if (!r)
 		return;
 	if (r->body)
-		sodium_free(r->body);
+		ward_secmem_free(r->body);
 	free(r);
 	*req_ctx = NULL;
 }

@@ -10,6 +10,7 @@
 
 #include "core/core_internal.h"
 #include "services/cas/cas.h"
+#include "ward/secmem.h"
 
 #define SESSIONS "/v1/sessions"
 
@@ -88,7 +89,7 @@ static int read_session(struct cas_state *cs, struct cas_request *r, const char 
 	const char *h = json_object_to_json_string_length(head, JSON_C_TO_STRING_PLAIN, &hl);
 	/* head without its closing brace + ,"session": + canonical text + } */
 	size_t total = hl - 1 + 11 + len + 1;
-	char *out = sodium_malloc(total + 1);
+	char *out = ward_secmem_alloc(total + 1);
 	if (!out) {
 		json_object_put(head);
 		ward_store_text_free(text);

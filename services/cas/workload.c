@@ -13,6 +13,7 @@
 #include "core/core_internal.h"
 #include "services/cas/cas.h"
 #include "ward/attest.h"
+#include "ward/secmem.h"
 
 #define NONCE_SLOTS 65536u
 #define NONCE_PROBE 64u
@@ -62,24 +63,32 @@ static size_t slot_of(const uint8_t nonce[32])
 	return (size_t)ward_load32_le(nonce) % NONCE_SLOTS;
 }
 
-/* Issues a fresh nonce; 0, or -1 when the table is full of live nonces. */
+/*
+ * Issues a fresh nonce. When its probe window is full of live nonces (a
+ * flood of unconsumed requests), the one closest to expiry is replaced:
+ * its holder gets a refusal and retries, instead of everyone being locked
+ * out for a whole lifetime.
+ */
 static int nonce_issue(struct cas_nonces *n, uint8_t nonce[32])
 {
 	randombytes_buf(nonce, 32);
 	int64_t now = now_mono();
 	pthread_mutex_lock(&n->mu);
 	size_t h = slot_of(nonce);
+	struct slot *victim = &n->slots[h];
 	for (size_t i = 0; i < NONCE_PROBE; i++) {
 		struct slot *s = &n->slots[(h + i) % NONCE_SLOTS];
 		if (s->expires <= now) {
-			memcpy(s->nonce, nonce, 32);
-			s->expires = now + NONCE_TTL;
-			pthread_mutex_unlock(&n->mu);
-			return 0;
+			victim = s;
+			break;
 		}
+		if (s->expires < victim->expires)
+			victim = s;
 	}
+	memcpy(victim->nonce, nonce, 32);
+	victim->expires = now + NONCE_TTL;
 	pthread_mutex_unlock(&n->mu);
-	return -1;
+	return 0;
 }
 
 /* Consumes a nonce: 0 if it was issued, unused and unexpired; -1 otherwise. */
@@ -322,7 +331,7 @@ static int seal_config(const struct ward_session *s, size_t idx, const struct wa
 	*out = NULL;
 	if (sealed && crypto_box_seal(sealed, (const uint8_t *)cfg, len, pubkey) != 0)
 		rc = ward_error(WARD_E_INVAL, "pubkey is not a usable X25519 public key");
-	else if (!sealed || !(*out = sodium_malloc(b64 + 16)))
+	else if (!sealed || !(*out = ward_secmem_alloc(b64 + 16)))
 		rc = ward_error(WARD_E_NOMEM, "out of memory");
 	ward_session_text_free(cfg);
 	if (!rc) {

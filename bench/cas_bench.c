@@ -1,0 +1,263 @@
+/* Load generator for bench/cas.sh: concurrent clients of a running key service; rate and latency.
+ */
+#include <pthread.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "ward/attest.h"
+
+struct cfg {
+	const char *mode, *base, *ca, *config_id, *las, *workload, *cert, *key;
+	int threads;
+	double seconds;
+};
+
+struct worker {
+	const struct cfg *c;
+	int id;
+	double *lat; /* seconds per operation */
+	size_t n, cap;
+	long errors;
+	char err[256];
+};
+
+struct buf {
+	char d[65536];
+	size_t n;
+};
+
+static size_t on_data(char *p, size_t s, size_t n, void *ctx)
+{
+	struct buf *b = ctx;
+	size_t k = s * n;
+	if (b->n + k >= sizeof b->d)
+		return 0;
+	memcpy(b->d + b->n, p, k);
+	b->n += k;
+	b->d[b->n] = 0;
+	return k;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* One HTTPS request on the worker's persistent handle; returns the HTTP status. */
+static long http(CURL *h, const char *url, const char *body, struct buf *out)
+{
+	out->n = 0;
+	out->d[0] = 0;
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	if (body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+	} else {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	}
+	if (curl_easy_perform(h) != CURLE_OK)
+		return 0;
+	long code = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	return code;
+}
+
+static const char *field(json_object *o, const char *k)
+{
+	json_object *v;
+	return o && json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
+}
+
+/* nonce, evidence from the LAS (with the workload fd), config, open the sealed box. */
+static int attest_once(struct worker *w, CURL *h, int wfd, struct buf *b)
+{
+	char url[512], body[2048];
+	snprintf(url, sizeof url, "%s/v1/workload/nonce", w->c->base);
+	if (http(h, url, NULL, b) != 200)
+		return -1;
+	json_object *j = json_tokener_parse(b->d);
+	uint8_t nonce[32], pk[32], sk[32], rd[32];
+	const char *nh = field(j, "nonce");
+	int ok = nh && ward_attest_unhex(nh, nonce) == 0;
+	json_object_put(j);
+	if (!ok)
+		return -1;
+	crypto_box_keypair(pk, sk);
+	ward_attest_report_data(pk, nonce, w->c->config_id, rd);
+	uint8_t *ev = NULL;
+	size_t evlen = 0;
+	if (ward_attest_las_request(w->c->las, nonce, rd, wfd, &ev, &evlen) != 0)
+		return -1;
+	char evb[WARD_ATTEST_MAX_EVIDENCE / 3 * 4 + 8], pkh[65];
+	sodium_bin2base64(evb, sizeof evb, ev, evlen, sodium_base64_VARIANT_ORIGINAL);
+	free(ev);
+	ward_attest_hex(pk, pkh);
+	snprintf(body, sizeof body, "{\"config_id\":\"%s\",\"evidence\":\"%s\",\"pubkey\":\"%s\"}",
+	         w->c->config_id, evb, pkh);
+	snprintf(url, sizeof url, "%s/v1/workload/config", w->c->base);
+	long code = http(h, url, body, b);
+	if (code != 200) {
+		snprintf(w->err, sizeof w->err, "config: HTTP %ld %.200s", code, b->d);
+		return -1;
+	}
+	j = json_tokener_parse(b->d);
+	const char *sealed = field(j, "sealed");
+	uint8_t box[16384], plain[16384];
+	size_t blen = 0;
+	ok = sealed &&
+	     sodium_base642bin(box, sizeof box, sealed, strlen(sealed), NULL, &blen, NULL,
+	                       sodium_base64_VARIANT_ORIGINAL) == 0 &&
+	     blen > crypto_box_SEALBYTES && crypto_box_seal_open(plain, box, blen, pk, sk) == 0;
+	json_object_put(j);
+	sodium_memzero(plain, sizeof plain);
+	return ok ? 0 : -1;
+}
+
+/* LAS evidence only (no key service): what the local attestation service alone sustains. */
+static int evidence_once(struct worker *w, int wfd)
+{
+	uint8_t nonce[32], rd[32], *ev = NULL;
+	size_t evlen = 0;
+	randombytes_buf(nonce, sizeof nonce);
+	randombytes_buf(rd, sizeof rd);
+	if (ward_attest_las_request(w->c->las, nonce, rd, wfd, &ev, &evlen) != 0)
+		return -1;
+	free(ev);
+	return 0;
+}
+
+static int create_once(struct worker *w, CURL *h, long i, struct buf *b)
+{
+	char url[512], body[1024];
+	snprintf(url, sizeof url, "%s/v1/sessions", w->c->base);
+	snprintf(
+	    body, sizeof body,
+	    "name: bench-%d-%ld-%d\nsecrets: [{name: K, kind: binary}, {name: X, kind: x25519}]\n"
+	    "services: [{name: s, command: \"p $$WARD::K:hex$$\", attestation: {measurements: "
+	    "[1111111111111111111111111111111111111111111111111111111111111111]}}]\n",
+	    w->id, i, (int)getpid());
+	long code = http(h, url, body, b);
+	if (code != 201)
+		snprintf(w->err, sizeof w->err, "create: HTTP %ld %.200s", code, b->d);
+	return code == 201 ? 0 : -1;
+}
+
+static void *run(void *arg)
+{
+	struct worker *w = arg;
+	CURL *h = curl_easy_init();
+	struct buf *b = malloc(sizeof *b);
+	curl_easy_setopt(h, CURLOPT_CAINFO, w->c->ca);
+	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+	if (w->c->cert) {
+		curl_easy_setopt(h, CURLOPT_SSLCERT, w->c->cert);
+		curl_easy_setopt(h, CURLOPT_SSLKEY, w->c->key);
+	}
+	int wfd = w->c->workload ? open(w->c->workload, O_RDONLY | O_CLOEXEC) : -1;
+	char url[512];
+	snprintf(url, sizeof url, "%s/v1/workload/ping", w->c->base); /* a 404: TLS + HTTP only */
+	double start = now(), end = start + w->c->seconds;
+	/* Open loop (CAS_BENCH_RATE ops/s per client): latency counts from the scheduled time. */
+	const char *re = getenv("CAS_BENCH_RATE");
+	double rate = re ? atof(re) : 0;
+	if (rate > 0)
+		start += (double)w->id / (rate * w->c->threads); /* spread the clients */
+	for (long i = 0; now() < end; i++) {
+		double t0 = now();
+		if (rate > 0) {
+			double at = start + (double)i / rate;
+			if (at >= end)
+				break;
+			if (at > t0) {
+				struct timespec ts = {(time_t)(at - t0),
+				                      (long)((at - t0 - (time_t)(at - t0)) * 1e9)};
+				nanosleep(&ts, NULL);
+			}
+			t0 = at;
+		}
+		int rc = !strcmp(w->c->mode, "attest")     ? attest_once(w, h, wfd, b)
+		         : !strcmp(w->c->mode, "evidence") ? evidence_once(w, wfd)
+		         : !strcmp(w->c->mode, "create")   ? create_once(w, h, i, b)
+		                                           : (http(h, url, NULL, b) != 0 ? 0 : -1);
+		if (rc) {
+			w->errors++;
+			continue;
+		}
+		if (w->n == w->cap) {
+			w->cap = w->cap ? 2 * w->cap : 4096;
+			w->lat = realloc(w->lat, w->cap * sizeof *w->lat);
+		}
+		w->lat[w->n++] = now() - t0;
+	}
+	if (wfd >= 0)
+		close(wfd);
+	free(b);
+	curl_easy_cleanup(h);
+	return NULL;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 9) {
+		fprintf(stderr, "usage: cas_bench nonce|attest|create BASE_URL CA CONFIG_ID LAS "
+		                "WORKLOAD THREADS SECONDS [CERT KEY]\n");
+		return 64;
+	}
+	struct cfg c = {argv[1], argv[2], argv[3], argv[4],       argv[5],
+	                argv[6], NULL,    NULL,    atoi(argv[7]), atof(argv[8])};
+	if (argc >= 11) {
+		c.cert = argv[9];
+		c.key = argv[10];
+	}
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		return 1;
+	struct worker *w = calloc((size_t)c.threads, sizeof *w);
+	pthread_t *t = calloc((size_t)c.threads, sizeof *t);
+	double t0 = now();
+	for (int i = 0; i < c.threads; i++) {
+		w[i].c = &c;
+		w[i].id = i;
+		pthread_create(&t[i], NULL, run, &w[i]);
+	}
+	size_t n = 0;
+	long errors = 0;
+	for (int i = 0; i < c.threads; i++) {
+		pthread_join(t[i], NULL);
+		n += w[i].n;
+		errors += w[i].errors;
+	}
+	double secs = now() - t0;
+	double *all = malloc((n + 1) * sizeof *all);
+	size_t k = 0;
+	const char *err = "";
+	for (int i = 0; i < c.threads; i++) {
+		memcpy(all + k, w[i].lat, w[i].n * sizeof *all);
+		k += w[i].n;
+		if (w[i].err[0])
+			err = w[i].err;
+	}
+	qsort(all, n, sizeof *all, cmp);
+	printf("ops %zu errors %ld seconds %.2f rate %.1f p50_ms %.2f p99_ms %.2f\n", n, errors,
+	       secs, n / secs, n ? all[n / 2] * 1e3 : 0, n ? all[(size_t)(n * 0.99)] * 1e3 : 0);
+	if (errors)
+		fprintf(stderr, "cas_bench: %ld errors; last: %s\n", errors, err);
+	return n ? 0 : 1;
+}
