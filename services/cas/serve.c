@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -187,6 +189,14 @@ int cas_serve(const struct cas_opts *o)
 {
 	if (sodium_init() < 0)
 		return ward_error(WARD_E_INTERNAL, "libsodium failed to initialise");
+	/*
+	 * The process holds the data key and decrypted secrets: no core dumps,
+	 * and no ptrace or /proc/PID/mem access by other processes of the same
+	 * user (root still can: see the threat model in docs/cas.md).
+	 */
+	struct rlimit no_core = {0, 0};
+	setrlimit(RLIMIT_CORE, &no_core);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (o->dev)
 		fputs(DEV_BANNER, stderr);
 	if (o->insecure_none)
