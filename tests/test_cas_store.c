@@ -1,5 +1,6 @@
 /* Tests of the key-service store: sealing and unsealing, sessions, policies, encryption at rest,
  * audit. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
 #include <sodium.h>
 #include <sqlite3.h>
 
@@ -333,6 +335,64 @@ static void test_fail_closed(struct ward_store *st)
 	         WARD_E_NOTFOUND, "and is not committed");
 }
 
+/* Readers, audited events and writers at once: the reader pool and checkpoint coalescing. */
+struct hammer {
+	struct ward_store *st;
+	int id, fails;
+};
+
+static void *hammer(void *arg)
+{
+	struct hammer *h = arg;
+	for (int i = 0; i < 60; i++) {
+		struct ward_session *s = NULL;
+		struct ward_secret_set *v = NULL;
+		uint8_t(*vals)[32] = NULL;
+		size_t n;
+		if (ward_store_session_load(h->st, "a", &s, &v) != 0 ||
+		    ward_store_trust_list(h->st, WARD_STORE_LAUNCHER, &vals, NULL, &n) != 0 ||
+		    n != 1)
+			h->fails++;
+		ward_session_free(s);
+		ward_secret_set_free(v);
+		free(vals);
+		json_object *f = json_object_new_object();
+		json_object_object_add(f, "i", json_object_new_int(i));
+		if (ward_store_audit(h->st, "test.event", f) != 0)
+			h->fails++;
+		json_object_put(f);
+		if (i % 20 == 0) {
+			char text[128];
+			uint8_t d[32];
+			int created;
+			snprintf(text, sizeof text,
+			         "name: h%d-%d\nsecrets: [{name: K, kind: binary}]\n", h->id, i);
+			struct ward_session *ns = NULL;
+			if (ward_session_parse(text, strlen(text), &ns) != 0 ||
+			    ward_store_session_apply(h->st, alice, ns, d, &created) != 0)
+				h->fails++;
+			ward_session_free(ns);
+		}
+	}
+	return NULL;
+}
+
+static void test_concurrency(struct ward_store *st)
+{
+	pthread_t t[6];
+	struct hammer h[6];
+	for (int i = 0; i < 6; i++) {
+		h[i] = (struct hammer){st, i, 0};
+		pthread_create(&t[i], NULL, hammer, &h[i]);
+	}
+	int fails = 0;
+	for (int i = 0; i < 6; i++) {
+		pthread_join(t[i], NULL);
+		fails += h[i].fails;
+	}
+	CHECK(fails == 0, "6 threads reading, auditing and creating at once: %d failures", fails);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -348,6 +408,7 @@ int main(void)
 	unseal_all(st, 0);
 	test_sessions(st);
 	test_trust(st);
+	test_concurrency(st);
 	ward_store_close(st);
 
 	/* Everything survives a restart. */
