@@ -1,4 +1,5 @@
-/* libFuzzer harness for the session language: YAML parsing, validation, canonical form, rendering. */
+/* libFuzzer harness for the session language: YAML parsing, validation, canonical form, rendering.
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
