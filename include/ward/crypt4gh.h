@@ -112,7 +112,10 @@ struct ward_c4gh_read_opts {
 	size_t nkeys;
 	/* If set, only packets written by this public key are accepted. */
 	const uint8_t *sender_pk;
-	/* Worker threads for segment decryption; 0 = number of online CPUs. */
+	/*
+	 * Threads that decrypt segments, the calling thread included (1 = no
+	 * extra thread); 0 = the number of online CPUs.
+	 */
 	unsigned threads;
 };
 
@@ -179,7 +182,7 @@ struct ward_c4gh_write_opts {
 	/* Optional edit list to store in the header (NULL/0 = none). */
 	const uint64_t *edit_list;
 	size_t edit_len;
-	/* Worker threads for segment encryption; 0 = number of online CPUs. */
+	/* Threads that encrypt segments, the caller included; 0 = online CPUs. */
 	unsigned threads;
 	/* If > 0, the header goes to this descriptor and the segments to the main one. */
 	int header_fd;

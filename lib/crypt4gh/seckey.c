@@ -38,6 +38,8 @@ int ward_c4gh_seckey_from_raw(const uint8_t sk[WARD_C4GH_KEYBYTES], struct ward_
 
 int ward_c4gh_seckey_from_hex(const char *hex, struct ward_c4gh_seckey **out)
 {
+	if (sodium_init() < 0)
+		return ward_error(WARD_E_INTERNAL, "libsodium failed to initialise");
 	uint8_t *raw = sodium_malloc(32);
 	if (!raw)
 		return ward_error(WARD_E_NOMEM, "cannot allocate locked memory for a key");
