@@ -435,6 +435,35 @@ int main(void)
 	         rep.problem);
 	size_t n;
 	char *log = (char *)test_read_file(logpath, &n);
+
+	/* A log cut before the checkpoint, or emptied, keeps the store sealed. */
+	char *cut = memchr(log, '\n', n);
+	for (int i = 0; cut && i < 2; i++)
+		cut = memchr(cut + 1, '\n', (size_t)(log + n - cut - 1));
+	FILE *f = fopen(logpath, "wb");
+	fwrite(log, 1, cut ? (size_t)(cut + 1 - log) : 0, f);
+	fclose(f);
+	unsigned have, need;
+	CHECK_RC(ward_store_open(dir, &st), 0, "open with a truncated log");
+	int rc = WARD_E_INTERNAL;
+	for (int i = 0; i < 3; i++)
+		rc = ward_store_unseal(st, shares[i], &have, &need);
+	CHECK(rc == WARD_E_BADMSG && ward_store_sealed(st),
+	      "a log cut before the checkpoint refuses to unseal (%s)", ward_last_error());
+	ward_store_close(st);
+	f = fopen(logpath, "wb");
+	fclose(f);
+	CHECK_RC(ward_store_open(dir, &st), 0, "open with an empty log");
+	for (int i = 0; i < 3; i++)
+		rc = ward_store_unseal(st, shares[i], &have, &need);
+	CHECK(rc == WARD_E_BADMSG && ward_store_sealed(st), "an emptied log refuses to unseal");
+	ward_store_close(st);
+	f = fopen(logpath, "wb");
+	fwrite(log, 1, n, f);
+	fclose(f);
+	CHECK_RC(ward_store_open(dir, &st), 0, "open with the restored log");
+	unseal_all(st, 2);
+	ward_store_close(st);
 	CHECK(strstr(log, "\"event\":\"cas.init\"") && strstr(log, "\"event\":\"cas.unseal\"") &&
 	          strstr(log, "\"event\":\"session.update\"") &&
 	          strstr(log, "\"result\":\"denied\"") && strstr(log, "\"event\":\"platform.add\""),

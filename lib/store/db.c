@@ -320,6 +320,42 @@ static void forget_shares(struct ward_store *st)
 	st->have = 0;
 }
 
+/* The checkpoint row, if any. */
+static int read_anchor(sqlite3 *db, struct ward_audit_pos *pos, int *have)
+{
+	sqlite3_stmt *q;
+	*have = 0;
+	if (sqlite3_prepare_v2(db, "SELECT seq, hash FROM anchor WHERE id = 1", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return store_dberr(db, "reading the audit checkpoint");
+	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_bytes(q, 1) == 32) {
+		pos->seq = (uint64_t)sqlite3_column_int64(q, 0);
+		memcpy(pos->hash, sqlite3_column_blob(q, 1), 32);
+		*have = 1;
+	}
+	sqlite3_finalize(q);
+	return 0;
+}
+
+/*
+ * The log must reach the checkpoint: a log that ends before it was
+ * truncated or replaced, and appending to it would bury the evidence.
+ */
+static int check_tail(struct ward_audit *a, const struct ward_audit_pos *anchor)
+{
+	struct ward_audit_pos last;
+	ward_audit_last(a, &last);
+	if (last.seq < anchor->seq ||
+	    (last.seq == anchor->seq && sodium_memcmp(last.hash, anchor->hash, 32) != 0))
+		return ward_error(
+		    WARD_E_BADMSG,
+		    "audit log ends at entry %llu but the checkpoint records entry %llu: "
+		    "truncated or replaced (run `ward cas audit verify`); refusing to "
+		    "unseal",
+		    (unsigned long long)last.seq, (unsigned long long)anchor->seq);
+	return 0;
+}
+
 /* With the KEK: unwraps the data key and opens the audit log (caller holds mu). */
 static int open_with_kek(struct ward_store *st, const uint8_t *kek, uint8_t **dek_out)
 {
@@ -351,8 +387,24 @@ static int open_with_kek(struct ward_store *st, const uint8_t *kek, uint8_t **de
 	free(pk);
 	char path[4096];
 	snprintf(path, sizeof path, "%s/%s", st->dir, WARD_STORE_AUDIT);
+	struct ward_audit_pos anchor;
+	int have_anchor = 0;
+	if (!rc && (rc = read_anchor(st->db, &anchor, &have_anchor)) == 0 && have_anchor) {
+		struct stat sb;
+		if (stat(path, &sb) != 0 || sb.st_size == 0)
+			rc = ward_error(WARD_E_BADMSG,
+			                "%s is missing or empty but the store's checkpoint records "
+			                "entry %llu: refusing to start a new log",
+			                path, (unsigned long long)anchor.seq);
+	}
 	if (!rc)
 		rc = ward_audit_open(path, sk, &st->audit);
+	if (!rc && have_anchor && (rc = check_tail(st->audit, &anchor))) {
+		ward_audit_close(st->audit);
+		st->audit = NULL;
+	}
+	if (!rc && have_anchor)
+		st->anchored = anchor.seq;
 	if (sk)
 		ward_secmem_free(sk);
 	if (rc) {
