@@ -156,11 +156,11 @@ static void test_sessions(struct ward_store *st)
 
 	struct ward_session *s0;
 	struct ward_secret_set *v0, *v1;
-	CHECK_RC(ward_store_session_load(st, "a", &s0, &v0), 0, "load values");
+	CHECK_RC(ward_store_session_load(st, "a", &s0, &v0, NULL), 0, "load values");
 	CHECK_RC(apply_st(alice, doc("a", h1, NULL), d2, &created), 0, "update with predecessor");
 	CHECK(created == 0 && memcmp(d1, d2, 32) != 0, "updated, new digest");
 	struct ward_session *s1;
-	CHECK_RC(ward_store_session_load(st, "a", &s1, &v1), 0, "load values after update");
+	CHECK_RC(ward_store_session_load(st, "a", &s1, &v1, NULL), 0, "load values after update");
 	size_t l0, l1;
 	const uint8_t *g0 = ward_secret_set_get(v0, "GEN", NULL, &l0);
 	const uint8_t *g1 = ward_secret_set_get(v1, "GEN", NULL, &l1);
@@ -272,7 +272,7 @@ static void test_at_rest(struct ward_store *st)
 {
 	struct ward_session *s;
 	struct ward_secret_set *v;
-	CHECK_RC(ward_store_session_load(st, "a", &s, &v), 0, "load");
+	CHECK_RC(ward_store_session_load(st, "a", &s, &v, NULL), 0, "load");
 	size_t len;
 	const uint8_t *gen = ward_secret_set_get(v, "GEN", NULL, &len);
 	uint8_t expl[16];
@@ -349,7 +349,7 @@ static void *hammer(void *arg)
 		struct ward_secret_set *v = NULL;
 		uint8_t(*vals)[32] = NULL;
 		size_t n;
-		if (ward_store_session_load(h->st, "a", &s, &v) != 0 ||
+		if (ward_store_session_load(h->st, "a", &s, &v, NULL) != 0 ||
 		    ward_store_trust_list(h->st, WARD_STORE_LAUNCHER, &vals, NULL, &n) != 0 ||
 		    n != 1)
 			h->fails++;

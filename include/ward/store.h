@@ -138,13 +138,14 @@ WARD_EXPORT WARD_NODISCARD int ward_store_secret_public(struct ward_store *st, c
 
 /*
  * Loads a session and its secret values for a workload that the caller has
- * attested (no access policy applies). Free with ward_session_free and
- * ward_secret_set_free. Errors: WARD_E_NOTFOUND, WARD_E_BADMSG.
+ * attested (no access policy applies), and its stored digest if digest is
+ * not NULL. Free with ward_session_free and ward_secret_set_free.
+ * Errors: WARD_E_NOTFOUND, WARD_E_BADMSG.
  */
 WARD_EXPORT WARD_NODISCARD int ward_store_session_load(struct ward_store *st, const char *name,
                                                        struct ward_session **s,
-                                                       struct ward_secret_set **values)
-    WARD_NONNULL(1, 2, 3, 4);
+                                                       struct ward_secret_set **values,
+                                                       uint8_t *digest) WARD_NONNULL(1, 2, 3, 4);
 
 /* ---- Enrolled platforms (LAS keys) and trusted launcher measurements ---- */
 

@@ -571,7 +571,7 @@ out:
 }
 
 int ward_store_session_load(struct ward_store *st, const char *name, struct ward_session **s,
-                            struct ward_secret_set **values)
+                            struct ward_secret_set **values, uint8_t *digest)
 {
 	*s = NULL;
 	*values = NULL;
@@ -583,6 +583,8 @@ int ward_store_session_load(struct ward_store *st, const char *name, struct ward
 		rc = reader_error(st);
 	else if (!(rc = load_parsed(st, db, name, &r, s))) {
 		rc = load_secrets(st, db, name, r.digest, values);
+		if (digest)
+			memcpy(digest, r.digest, 32);
 		row_free(&r);
 		if (rc) {
 			ward_session_free(*s);

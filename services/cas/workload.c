@@ -146,7 +146,7 @@ static int split_config_id(const char *id, char *session, size_t cap, const char
 /* Loads the session and finds the service of config_id; replies itself on failure (returns -1). */
 static int load_service(struct cas_state *cs, struct cas_request *r, const char *config_id,
                         struct ward_session **s, struct ward_secret_set **vals, size_t *idx,
-                        int *ret)
+                        uint8_t digest[32], int *ret)
 {
 	char session[WARD_SESSION_NAME_MAX + 1];
 	const char *service;
@@ -155,7 +155,7 @@ static int load_service(struct cas_state *cs, struct cas_request *r, const char 
 		    cas_reply_error(r, MHD_HTTP_BAD_REQUEST, "config_id must be SESSION/SERVICE");
 		return -1;
 	}
-	int rc = ward_store_session_load(cs->store, session, s, vals);
+	int rc = ward_store_session_load(cs->store, session, s, vals, digest);
 	if (rc) {
 		*ret = cas_reply_ward_error(r, rc);
 		return -1;
@@ -177,8 +177,9 @@ static int get_program(struct cas_state *cs, struct cas_request *r)
 	struct ward_session *s;
 	struct ward_secret_set *vals;
 	size_t i;
+	uint8_t digest[32];
 	int ret;
-	if (load_service(cs, r, id, &s, &vals, &i, &ret))
+	if (load_service(cs, r, id, &s, &vals, &i, digest, &ret))
 		return ret;
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "program",
@@ -354,13 +355,14 @@ static int post_config(struct cas_state *cs, struct cas_request *r)
 	struct ward_secret_set *vals = NULL;
 	struct ward_attest_claims claims;
 	memset(&claims, 0, sizeof claims);
+	uint8_t digest[32];
 	size_t idx;
 	int ret;
 	if (parse_config_req(r, &root, &q, &why)) {
 		ret = cas_reply_error(r, MHD_HTTP_BAD_REQUEST, why);
 		goto out;
 	}
-	if (load_service(cs, r, q.config_id, &s, &vals, &idx, &ret))
+	if (load_service(cs, r, q.config_id, &s, &vals, &idx, digest, &ret))
 		goto out;
 	enum ward_session_mode mode = ward_session_mode(s);
 	if (mode == WARD_SESSION_MODE_SGX) {
@@ -379,10 +381,7 @@ static int post_config(struct cas_state *cs, struct cas_request *r)
 	}
 	char *body = NULL;
 	size_t blen;
-	uint8_t digest[32];
-	int rc = ward_session_digest(s, digest);
-	if (!rc)
-		rc = seal_config(s, idx, vals, q.pubkey, &body, &blen);
+	int rc = seal_config(s, idx, vals, q.pubkey, &body, &blen);
 	/* Fail closed: no configuration leaves unless the grant is on record. */
 	if (!rc)
 		rc = audit(cs, q.config_id, NULL, &claims, digest);
