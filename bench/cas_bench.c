@@ -158,6 +158,7 @@ static void *run(void *arg)
 	CURL *h = curl_easy_init();
 	struct buf *b = malloc(sizeof *b);
 	curl_easy_setopt(h, CURLOPT_CAINFO, w->c->ca);
+	curl_easy_setopt(h, CURLOPT_CAPATH, NULL); /* else libcurl-gnutls parses /etc/ssl/certs */
 	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);

@@ -169,7 +169,7 @@ static struct ward_store *store_new(const char *dir)
 		return NULL;
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_mutex_init(&st->want_mu, NULL);
-	pthread_mutex_init(&st->anchor_writer, NULL);
+	pthread_cond_init(&st->want_cv, NULL);
 	pthread_mutex_init(&st->trust_mu, NULL);
 	for (int i = 0; i < STORE_READERS; i++)
 		pthread_mutex_init(&st->readers[i].mu, NULL);
@@ -210,6 +210,7 @@ void ward_store_close(struct ward_store *st)
 {
 	if (!st)
 		return;
+	store_checkpointer_stop(st);
 	ward_audit_close(st->audit);
 	if (st->dek)
 		ward_secmem_free(st->dek);
@@ -225,7 +226,7 @@ void ward_store_close(struct ward_store *st)
 	free(st->dir);
 	pthread_mutex_destroy(&st->mu);
 	pthread_mutex_destroy(&st->want_mu);
-	pthread_mutex_destroy(&st->anchor_writer);
+	pthread_cond_destroy(&st->want_cv);
 	store_trust_cache_free(st);
 	pthread_mutex_destroy(&st->trust_mu);
 	free(st);
@@ -469,6 +470,10 @@ int ward_store_unseal(struct ward_store *st, const char *share, unsigned *have, 
 			ward_audit_close(st->audit);
 			st->audit = NULL;
 		}
+		if (!rc && (rc = store_checkpointer_start(st))) {
+			ward_audit_close(st->audit);
+			st->audit = NULL;
+		}
 		if (rc && dek)
 			ward_secmem_free(dek);
 		else if (!rc)
@@ -496,14 +501,9 @@ void store_anchored(struct ward_store *st, uint64_t seq)
 		__atomic_store_n(&st->anchored, seq, __ATOMIC_RELEASE);
 }
 
-/* Writes the wanted checkpoint if it is newer (caller holds anchor_writer). */
-static int anchor_wanted(struct ward_store *st)
+/* Writes checkpoint w (caller: the checkpointer thread). */
+static int anchor_write(struct ward_store *st, const struct ward_audit_pos *w)
 {
-	pthread_mutex_lock(&st->want_mu);
-	struct ward_audit_pos w = st->want;
-	pthread_mutex_unlock(&st->want_mu);
-	if (w.seq <= __atomic_load_n(&st->anchored, __ATOMIC_ACQUIRE))
-		return 0;
 	pthread_mutex_lock(&st->mu);
 	/*
 	 * The entry is already durable in the log; the checkpoint may lag it
@@ -511,12 +511,61 @@ static int anchor_wanted(struct ward_store *st)
 	 * own. A killed process loses nothing: the WAL write is done.
 	 */
 	sqlite3_exec(st->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-	int rc = store_anchor_put(st, &w);
+	int rc = store_anchor_put(st, w);
 	sqlite3_exec(st->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 	if (!rc)
-		store_anchored(st, w.seq);
+		store_anchored(st, w->seq);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
+}
+
+/*
+ * The checkpointer: writes the newest wanted position whenever it advances,
+ * so requests never wait for checkpoints (under load one write covers many
+ * entries). On stop it writes the last one before leaving.
+ */
+static void *checkpointer(void *arg)
+{
+	struct ward_store *st = arg;
+	pthread_mutex_lock(&st->want_mu);
+	for (;;) {
+		while (!st->ckpt_stop &&
+		       st->want.seq <= __atomic_load_n(&st->anchored, __ATOMIC_ACQUIRE))
+			pthread_cond_wait(&st->want_cv, &st->want_mu);
+		if (st->want.seq <= __atomic_load_n(&st->anchored, __ATOMIC_ACQUIRE))
+			break; /* stopping, nothing left */
+		struct ward_audit_pos w = st->want;
+		pthread_mutex_unlock(&st->want_mu);
+		int rc = anchor_write(st, &w);
+		pthread_mutex_lock(&st->want_mu);
+		if (rc) {
+			/* Sticky: events fail from now on rather than go uncheckpointed. */
+			st->ckpt_failed = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&st->want_mu);
+	return NULL;
+}
+
+int store_checkpointer_start(struct ward_store *st)
+{
+	if (pthread_create(&st->ckpt, NULL, checkpointer, st) != 0)
+		return ward_error(WARD_E_INTERNAL, "cannot start the checkpoint thread");
+	st->ckpt_running = 1;
+	return 0;
+}
+
+void store_checkpointer_stop(struct ward_store *st)
+{
+	if (!st->ckpt_running)
+		return;
+	pthread_mutex_lock(&st->want_mu);
+	st->ckpt_stop = 1;
+	pthread_cond_signal(&st->want_cv);
+	pthread_mutex_unlock(&st->want_mu);
+	pthread_join(st->ckpt, NULL);
+	st->ckpt_running = 0;
 }
 
 int ward_store_audit(struct ward_store *st, const char *event, struct json_object *fields)
@@ -532,27 +581,15 @@ int ward_store_audit(struct ward_store *st, const char *event, struct json_objec
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&st->want_mu);
-	if (pos.seq > st->want.seq)
+	int failed = st->ckpt_failed;
+	if (pos.seq > st->want.seq) {
 		st->want = pos;
-	pthread_mutex_unlock(&st->want_mu);
-	/*
-	 * Checkpoints are coalesced: one thread writes the newest wanted
-	 * position while the others return; it looks again after letting go,
-	 * so a position wanted meanwhile is never left unwritten.
-	 */
-	for (;;) {
-		if (pthread_mutex_trylock(&st->anchor_writer) != 0)
-			return 0;
-		rc = anchor_wanted(st);
-		pthread_mutex_unlock(&st->anchor_writer);
-		if (rc)
-			return rc;
-		pthread_mutex_lock(&st->want_mu);
-		int more = st->want.seq > __atomic_load_n(&st->anchored, __ATOMIC_ACQUIRE);
-		pthread_mutex_unlock(&st->want_mu);
-		if (!more)
-			return 0;
+		pthread_cond_signal(&st->want_cv);
 	}
+	pthread_mutex_unlock(&st->want_mu);
+	if (failed)
+		return ward_error(WARD_E_IO, "store: audit checkpoints cannot be written");
+	return 0;
 }
 
 int ward_store_audit_anchor(const char *dir, uint8_t pk[32], struct ward_audit_anchor *anchor)

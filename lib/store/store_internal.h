@@ -42,9 +42,12 @@ struct ward_store {
 	uint8_t *dek; /* sodium_malloc, 32 bytes; NULL while sealed; use store_dek() */
 	struct ward_audit *audit;
 	uint64_t anchored; /* sequence number of the stored checkpoint (atomic) */
-	/* Checkpoints of events outside transactions, coalesced: see ward_store_audit. */
-	pthread_mutex_t want_mu, anchor_writer;
+	/* Checkpoints of events outside transactions: the checkpointer thread writes `want`. */
+	pthread_mutex_t want_mu;
+	pthread_cond_t want_cv;
 	struct ward_audit_pos want;
+	pthread_t ckpt;
+	int ckpt_running, ckpt_stop, ckpt_failed;
 	struct store_reader readers[STORE_READERS];
 	unsigned next_reader;
 	/* Enrolled platforms [0] and launchers [1], cached; trust_gen counts changes. */
@@ -73,6 +76,10 @@ int store_commit(struct ward_store *st);
 void store_rollback(struct ward_store *st);
 /* Writes the checkpoint for pos inside the current transaction (advance only). */
 int store_anchor_put(struct ward_store *st, const struct ward_audit_pos *pos);
+/* Starts the thread that writes checkpoints for events outside transactions. */
+int store_checkpointer_start(struct ward_store *st);
+/* Writes the last wanted checkpoint and stops the thread (if it runs). */
+void store_checkpointer_stop(struct ward_store *st);
 /* trust.c: frees the cached lists. */
 void store_trust_cache_free(struct ward_store *st);
 /* Records that the checkpoint now covers seq (max semantics). */
