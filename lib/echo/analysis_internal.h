@@ -167,6 +167,17 @@ double ward_echo_percentile(const double *sorted, size_t n, double q);
 int ward_echo_textures(const uint8_t *bgr, int w, int h, const struct ward_echo_glcm_opts *o,
                        double out[static WARD_ECHO_NFEAT], long pairs[4]);
 
+/*
+ * The same, computed over rows reg[0]..reg[1]-1 and columns reg[2]..reg[3]-1
+ * only, as if the image were that region. ward_echo_textures uses the region
+ * around the non-black pixels (the result is the same); the tests pass the
+ * whole image to check that. Returns 0, WARD_E_INVAL (region not inside the
+ * image) or WARD_E_NOMEM.
+ */
+int ward_echo_textures_in(const uint8_t *bgr, int w, int h, const int reg[static 4],
+                          const struct ward_echo_glcm_opts *o, double out[static WARD_ECHO_NFEAT],
+                          long pairs[4]);
+
 /* ---- NIfTI-1 (nifti.c) ---- */
 
 struct ward_echo_volume {

@@ -111,10 +111,60 @@ static void nanmean4(const double f[4][WARD_ECHO_NGLCM], double *out)
 	}
 }
 
+/*
+ * The rows r0..r1-1 and columns c0..c1-1 holding every non-black pixel, widened
+ * by 2 and clipped to the image (the whole image when all are black). Outside
+ * it every level is missing (grey 0), so every GLCM pair and every counted
+ * value lies inside; the blurred levels are 0 beyond 1 pixel from the
+ * non-black ones, and with a 2-pixel margin the border rule (reflect-101) at
+ * an edge of the region reads 0s as the whole image would, or is the image's
+ * own edge. So the textures of the region equal those of the image.
+ */
+static void nonblack_region(const uint8_t *bgr, int w, int h, int reg[4])
+{
+	int r0 = h, r1 = -1, c0 = w, c1 = -1;
+	for (int r = 0; r < h; r++) {
+		const uint8_t *row = bgr + (size_t)r * 3 * (size_t)w;
+		int first = -1, last = -1;
+		for (int c = 0; c < w; c++)
+			if (row[3 * c] | row[3 * c + 1] | row[3 * c + 2]) {
+				first = first < 0 ? c : first;
+				last = c;
+			}
+		if (first < 0)
+			continue;
+		r0 = r < r0 ? r : r0;
+		r1 = r;
+		c0 = first < c0 ? first : c0;
+		c1 = last > c1 ? last : c1;
+	}
+	if (r1 < 0) {
+		reg[0] = 0, reg[1] = h, reg[2] = 0, reg[3] = w;
+		return;
+	}
+	reg[0] = r0 >= 2 ? r0 - 2 : 0;
+	reg[1] = r1 + 3 < h ? r1 + 3 : h;
+	reg[2] = c0 >= 2 ? c0 - 2 : 0;
+	reg[3] = c1 + 3 < w ? c1 + 3 : w;
+}
+
 int ward_echo_textures(const uint8_t *bgr, int w, int h, const struct ward_echo_glcm_opts *o,
                        double out[static WARD_ECHO_NFEAT], long pairs[4])
 {
-	size_t npx = (size_t)w * (size_t)h, L = (size_t)o->levels;
+	int reg[4];
+	nonblack_region(bgr, w, h, reg);
+	return ward_echo_textures_in(bgr, w, h, reg, o, out, pairs);
+}
+
+int ward_echo_textures_in(const uint8_t *bgr, int w, int h, const int reg[static 4],
+                          const struct ward_echo_glcm_opts *o, double out[static WARD_ECHO_NFEAT],
+                          long pairs[4])
+{
+	if (reg[0] < 0 || reg[1] > h || reg[0] >= reg[1] || reg[2] < 0 || reg[3] > w ||
+	    reg[2] >= reg[3])
+		return ward_error(WARD_E_INVAL, "textures: region outside the %dx%d image", w, h);
+	int cw = reg[3] - reg[2], ch = reg[1] - reg[0];
+	size_t npx = (size_t)cw * (size_t)ch, L = (size_t)o->levels;
 	int16_t *z = malloc(npx * sizeof *z);
 	uint8_t *z8 = malloc(2 * npx);
 	double *vals = malloc(npx * sizeof *vals);
@@ -127,19 +177,25 @@ int ward_echo_textures(const uint8_t *bgr, int w, int h, const struct ward_echo_
 		return ward_error(WARD_E_NOMEM, "textures: out of memory");
 	}
 	/* Z = round_half_even(grey / 4): 254 and 255 become 64; 0 is missing. */
+	uint8_t quant[256];
+	for (int g = 0; g < 256; g++)
+		quant[g] = (uint8_t)rint(g / 4.0);
 	size_t n = 0, hist[65] = {0};
-	for (size_t i = 0; i < npx; i++) {
-		uint8_t g = ward_echo_gray(bgr[3 * i], bgr[3 * i + 1], bgr[3 * i + 2]);
-		uint8_t q = (uint8_t)rint(g / 4.0);
-		z8[i] = q;
-		z[i] = q ? q : -1;
-		hist[q]++;
+	for (int r = 0; r < ch; r++) {
+		const uint8_t *p = bgr + 3 * ((size_t)(reg[0] + r) * (size_t)w + (size_t)reg[2]);
+		for (int c = 0; c < cw; c++, p += 3) {
+			uint8_t q = quant[ward_echo_gray(p[0], p[1], p[2])];
+			size_t i = (size_t)r * (size_t)cw + (size_t)c;
+			z8[i] = q;
+			z[i] = q ? q : -1;
+			hist[q]++;
+		}
 	}
 	/* The values 1..64, already sorted (the statistics do not depend on their order). */
 	for (int q = 1; q <= 64; q++)
 		for (size_t c = 0; c < hist[q]; c++)
 			vals[n++] = q;
-	ward_echo_glcm_count(z, w, h, o->levels, glcm);
+	ward_echo_glcm_count(z, cw, ch, o->levels, glcm);
 	double f[4][WARD_ECHO_NGLCM];
 	for (int a = 0; a < 4; a++) {
 		const double *m = glcm + (size_t)a * L * L;
@@ -155,7 +211,7 @@ int ward_echo_textures(const uint8_t *bgr, int w, int h, const struct ward_echo_
 	ward_echo_first_order(vals, n, out + WARD_ECHO_NGLCM);
 	/* Velocity: a luminance proxy with the hard-coded 0.64 m/s scale. */
 	uint8_t *zb = z8 + npx, zmax = 0;
-	int rc = ward_echo_gauss3(z8, zb, w, h);
+	int rc = ward_echo_gauss3(z8, zb, cw, ch);
 	for (size_t i = 0; rc == 0 && i < npx; i++)
 		zmax = zb[i] > zmax ? zb[i] : zmax;
 	out[26] = 0.64 * zmax / 64;
