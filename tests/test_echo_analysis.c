@@ -10,6 +10,7 @@
 
 #include "echo/analysis_internal.h"
 #include "echo/echo_internal.h"
+#include "echo/kmeans_internal.h"
 #include "test.h"
 
 static void md5hex(const uint8_t *b, size_t n, char out[33])
@@ -108,6 +109,194 @@ static void test_kmeans(void)
 	bad.k = 8;
 	CHECK_RC(ward_echo_kmeans(x, 1, ix, 2, &bad, &r, lab, c, NULL), WARD_E_INVAL,
 	         "n < k refused");
+}
+
+/* Fast and literal k-means on the same points: 1 if labels, centres, compactness, RNG agree. */
+static int kmeans_agree(const float *uniq, size_t u, const uint32_t *idx, size_t n,
+                        const struct ward_echo_kmeans_opts *o, uint32_t seed)
+{
+	float *data = malloc(n * 3 * sizeof *data);
+	int *l1 = malloc(n * sizeof *l1), *l2 = malloc(n * sizeof *l2);
+	int ok = data && l1 && l2;
+	for (size_t i = 0; ok && i < n; i++)
+		memcpy(data + 3 * i, uniq + 3 * idx[i], 3 * sizeof(float));
+	struct ward_echo_rng r1 = {seed}, r2 = {seed};
+	float c1[3 * WARD_ECHO_KMEANS_MAXK], c2[3 * WARD_ECHO_KMEANS_MAXK];
+	double k1 = 0, k2 = 0;
+	for (int call = 0; call < 2 && ok; call++) { /* the state carries over */
+		ok = ward_echo_kmeans_ref(data, n, o, &r1, l1, c1, &k1) == 0 &&
+		     ward_echo_kmeans(uniq, u, idx, n, o, &r2, l2, c2, &k2) == 0 &&
+		     memcmp(l1, l2, n * sizeof *l1) == 0 &&
+		     memcmp(c1, c2, (size_t)o->k * 3 * sizeof(float)) == 0 && k1 == k2 &&
+		     r1.state == r2.state;
+	}
+	free(data);
+	free(l1);
+	free(l2);
+	return ok;
+}
+
+/*
+ * Options the pipeline does not use: other k, attempts over several batches
+ * of the side-by-side iterations (16), early convergence; and values whose
+ * squared distances are tiny next to their totals, so that the k-means++
+ * score sums and walks are not exact per distinct value and take the
+ * block-by-block path.
+ */
+static void test_kmeans_options(void)
+{
+	static const struct {
+		size_t n, u;
+		struct ward_echo_kmeans_opts o;
+		int tiny;
+	} cases[] = {
+	    {3000, 300, {2, 10, 0.01, 1}, 0},  {2500, 200, {5, 4, 0.01, 17}, 0},
+	    {2000, 400, {16, 10, 0.01, 3}, 0}, {3000, 250, {8, 30, 2.0, 35}, 0},
+	    {2000, 6, {12, 10, 0.01, 18}, 0},  {5000, 900, {8, 10, 0.01, 10}, 1},
+	    {4000, 500, {6, 10, 0.01, 20}, 1},
+	};
+	for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+		size_t n = cases[t].n, u = cases[t].u;
+		float *uniq = malloc(u * 3 * sizeof *uniq);
+		uint32_t *idx = malloc(n * sizeof *idx);
+		random_points((uint32_t)t + 11, n, u, uniq, idx);
+		if (cases[t]
+		        .tiny) { /* near 50, apart by multiples of 2^-13: distances down to 2^-26 */
+			struct ward_echo_rng r = {(uint32_t)t + 5};
+			for (size_t i = 3; i < 3 * u; i++)
+				uniq[i] = 50.f + (float)(ward_echo_rng_next(&r) % 4096) / 8192.f;
+		}
+		const struct ward_echo_kmeans_opts *o = &cases[t].o;
+		CHECK(kmeans_agree(uniq, u, idx, n, o, WARD_ECHO_RNG_SEED + (uint32_t)t),
+		      "fast k-means == literal port: n=%zu, %zu distinct, k=%d, %d iterations, eps "
+		      "%g, "
+		      "%d attempts%s",
+		      n, u, o->k, o->max_iter, o->eps, o->attempts,
+		      cases[t].tiny ? ", tiny distances" : "");
+		free(uniq);
+		free(idx);
+	}
+	const struct ward_echo_kmeans_opts huge = {8, 10, 1e200, 10};
+	float x[24] = {0};
+	uint32_t ix[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+	int lab[8];
+	float c[24];
+	struct ward_echo_rng r = {1};
+	for (int i = 0; i < 24; i++)
+		x[i] = (float)i;
+	CHECK_RC(ward_echo_kmeans(x, 8, ix, 8, &huge, &r, lab, c, NULL), WARD_E_INVAL,
+	         "an eps whose square overflows is refused (no iteration would assign labels)");
+}
+
+static size_t naive_walk(const float *d, const uint32_t *idx, size_t n, double p)
+{
+	size_t ci = 0;
+	for (; ci < n - 1; ci++) {
+		p -= d[idx[ci]];
+		if (p <= 0)
+			break;
+	}
+	return ci;
+}
+
+/*
+ * The k-means++ score sum and walk against the plain loops, on distances
+ * whose sums are exact (coarse values) or not (a few with far lower bits),
+ * with blocks of zeros, and p at and next to the running sums.
+ */
+static void test_kmeans_sums(void)
+{
+	const size_t n = 9000, u = 700;
+	float *uniq = calloc(u * 3, sizeof *uniq), *v = calloc(WARD_ECHO_KM_PAD(u), sizeof *v);
+	uint32_t *idx = malloc(n * sizeof *idx);
+	double *prefix = malloc(n * sizeof *prefix);
+	struct ward_echo_rng r = {4242};
+	int sum_ok = 1, walk_ok = 1, walks = 0;
+	for (int t = 0; t < 12; t++) {
+		random_points((uint32_t)t + 31, n, u, uniq, idx);
+		for (size_t i = 1000; i < 1700; i++) /* more than a block of the same value */
+			idx[i] = 0;
+		for (size_t j = 0; j < u; j++) {
+			uint32_t x = ward_echo_rng_next(&r);
+			int fine = t % 2 && x % 50 == 0;
+			v[j] = j == 0 && t % 3 == 0
+			           ? 0.f
+			           : ldexpf((float)(x % (1u << 20)), fine ? -40 : (int)(x % 8));
+		}
+		struct ward_echo_km m;
+		if (ward_echo_km_init(&m, uniq, u, idx, n) != 0) {
+			sum_ok = 0;
+			break;
+		}
+		double s = 0;
+		for (size_t i = 0; i < n; i++)
+			prefix[i] = s += v[idx[i]];
+		int me, exact;
+		double total = ward_echo_km_total(&m, v, &me, &exact);
+		double fast = exact ? total : ward_echo_km_sum_points(&m, v);
+		sum_ok &= memcmp(&fast, &s, sizeof s) == 0 && exact == !(t % 2);
+		m.nblk = 0;
+		m.ex_valid = 0;
+		for (int k = 0; k < 60; k++) {
+			size_t at = ward_echo_rng_next(&r) % n;
+			double p = k == 0       ? 0
+			           : k == 1     ? s
+			           : k == 2     ? 2 * s
+			           : k % 3 == 0 ? prefix[at]
+			           : k % 3 == 1 ? nextafter(prefix[at], 0)
+			                        : ward_echo_rng_double(&r) * s;
+			walk_ok &=
+			    ward_echo_km_walk(&m, v, p, exact, me) == naive_walk(v, idx, n, p);
+			walks++;
+		}
+		ward_echo_km_free(&m);
+	}
+	CHECK(sum_ok, "k-means++ score sums == the point-ordered double sum (exact and not)");
+	CHECK(walk_ok, "k-means++ walks == the point-by-point walk (%d walks)", walks);
+	free(uniq);
+	free(v);
+	free(idx);
+	free(prefix);
+}
+
+/*
+ * The textures are computed around the non-black pixels only; the result must
+ * equal the whole image's, also when those pixels touch the edges (the blur's
+ * reflect-101 border) or lie 1, 2 or 3 pixels from them.
+ */
+static void test_textures_region(void)
+{
+	const int w = 40, h = 31;
+	uint8_t *img = malloc((size_t)w * (size_t)h * 3);
+	struct ward_echo_rng r = {77};
+	int ok = img != NULL;
+	const struct ward_echo_glcm_opts go = {64, 0, 0};
+	for (int t = 0; ok && t < 24; t++) {
+		memset(img, 0, (size_t)w * (size_t)h * 3);
+		int r0 = t % 4, c0 = t / 4 % 4, r1 = h - (t / 2 % 4), c1 = w - (t / 3 % 4);
+		if (t >= 16) { /* a small blob in the middle, or a single pixel */
+			r0 = 10, c0 = 12, r1 = t == 23 ? 11 : 14, c1 = t == 23 ? 13 : 19;
+		}
+		for (int y = r0; y < r1; y++)
+			for (int x = c0; x < c1; x++)
+				if (ward_echo_rng_next(&r) % 3)
+					for (int j = 0; j < 3; j++)
+						img[3 * ((size_t)y * (size_t)w + (size_t)x) +
+						    (size_t)j] =
+						    (uint8_t)(ward_echo_rng_next(&r) % 256);
+		double a[WARD_ECHO_NFEAT], b[WARD_ECHO_NFEAT];
+		long pa[4], pb[4];
+		const int all[4] = {0, h, 0, w};
+		ok = ward_echo_textures(img, w, h, &go, a, pa) == 0 &&
+		     ward_echo_textures_in(img, w, h, all, &go, b, pb) == 0 &&
+		     memcmp(pa, pb, sizeof pa) == 0;
+		for (int k = 0; ok && k < WARD_ECHO_NFEAT; k++)
+			ok = a[k] == b[k] || (isnan(a[k]) && isnan(b[k]));
+		if (!ok)
+			printf("# region case %d differs\n", t);
+	}
+	CHECK(ok, "textures around the non-black pixels == textures of the whole image (24 cases)");
+	free(img);
 }
 
 /* Per-angle features, pair counts and levels of tv_111534_f0_textures.json. */
@@ -439,6 +628,9 @@ int main(void)
 {
 	test_blur_gray();
 	test_kmeans();
+	test_kmeans_options();
+	test_kmeans_sums();
+	test_textures_region();
 	test_segmentation();
 	test_ibsi();
 	test_nifti_errors();

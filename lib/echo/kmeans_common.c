@@ -1,4 +1,6 @@
 /* Shared parts of the k-means ports: OpenCV's criteria handling and its two summation orders. */
+#include <float.h>
+
 #include "core/core_internal.h"
 #include "echo/fpstrict.h"
 #include "echo/kmeans_internal.h"
@@ -12,6 +14,10 @@ int ward_echo_kmeans_check(size_t n, const struct ward_echo_kmeans_opts *o,
 		return ward_error(WARD_E_INVAL, "kmeans: %zu points for %d clusters", n, o->k);
 	cr->eps = o->eps > 0 ? o->eps : 0;
 	cr->eps *= cr->eps;
+	/* The first shift counts as DBL_MAX: an eps at least that large would stop before any
+	 * assignment, with no labels (OpenCV would read uninitialised ones). */
+	if (!(cr->eps < DBL_MAX))
+		return ward_error(WARD_E_INVAL, "kmeans: eps %g too large", o->eps);
 	cr->max_iter = o->max_iter < 2 ? 2 : o->max_iter > 100 ? 100 : o->max_iter;
 	cr->attempts = o->attempts < 1 ? 1 : o->attempts;
 	return 0;
