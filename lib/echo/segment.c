@@ -8,22 +8,34 @@
 
 #define SEG_K 8
 
-/* One cached colour: its Lab value and its index among this frame's distinct colours. */
+/*
+ * Lab values depend only on the colour, so they are cached across frames in
+ * one table of every colour seen. It grows to a few MB, more than the
+ * processor's caches keep between frames, and a frame has thousands of
+ * colours (speckle): so each frame first maps its pixels to distinct colours
+ * with a small table of its own, then looks all its distinct colours up in
+ * the large table in one pass, a few lookups ahead (prefetching), so that
+ * the memory accesses overlap instead of waiting one after the other.
+ */
+
+/* One cached colour and its Lab value. */
 struct lab_slot {
 	uint32_t key; /* colour + 1; 0 = empty */
-	uint32_t stamp;
-	uint32_t uidx;
 	float lab[3];
 };
 
 struct ward_echo_segmenter {
-	struct lab_slot *tab; /* open addressing, power-of-two capacity */
+	struct lab_slot *tab; /* every colour seen: open addressing, power-of-two capacity */
 	size_t cap, used;
-	uint32_t stamp;
+	uint32_t *fkey;     /* this frame's colours: colour | stamp << 24 (other stamps: empty) */
+	uint32_t *fval;     /* their distinct-colour index */
+	size_t fcap, fused; /* fused: colours of this frame */
+	uint32_t fstamp;    /* 1..255 */
 	size_t npx;
-	uint32_t *idx; /* per pixel: distinct colour index */
-	float *uniq;   /* distinct Lab values, 3 floats each */
-	float *data;   /* per pixel Lab (reference k-means only) */
+	uint32_t *idx;    /* per pixel: distinct colour index */
+	uint32_t *colour; /* per distinct colour: its B, G, R bytes */
+	float *uniq;      /* distinct Lab values, 3 floats each */
+	float *data;      /* per pixel Lab (reference k-means only) */
 	int *labels;
 	uint8_t *bin;
 	int use_ref;
@@ -36,8 +48,11 @@ int ward_echo_segmenter_new(struct ward_echo_segmenter **out)
 		return ward_error(WARD_E_NOMEM, "segmentation: out of memory");
 	s->cap = 1u << 14;
 	s->tab = calloc(s->cap, sizeof *s->tab);
-	if (!s->tab) {
-		free(s);
+	s->fcap = 1u << 14;
+	s->fkey = calloc(s->fcap, sizeof *s->fkey);
+	s->fval = calloc(s->fcap, sizeof *s->fval);
+	if (!s->tab || !s->fkey || !s->fval) {
+		ward_echo_segmenter_free(s);
 		return ward_error(WARD_E_NOMEM, "segmentation: out of memory");
 	}
 	*out = s;
@@ -49,7 +64,10 @@ void ward_echo_segmenter_free(struct ward_echo_segmenter *s)
 	if (!s)
 		return;
 	free(s->tab);
+	free(s->fkey);
+	free(s->fval);
 	free(s->idx);
+	free(s->colour);
 	free(s->uniq);
 	free(s->data);
 	free(s->labels);
@@ -67,16 +85,18 @@ static int buffers(struct ward_echo_segmenter *s, size_t npx)
 	if (npx <= s->npx)
 		return 0;
 	free(s->idx);
+	free(s->colour);
 	free(s->uniq);
 	free(s->data);
 	free(s->labels);
 	free(s->bin);
 	s->idx = malloc(npx * sizeof *s->idx);
+	s->colour = malloc(npx * sizeof *s->colour);
 	s->uniq = malloc(npx * 3 * sizeof *s->uniq);
 	s->data = malloc(npx * 3 * sizeof *s->data);
 	s->labels = malloc(npx * sizeof *s->labels);
 	s->bin = malloc(npx);
-	if (!s->idx || !s->uniq || !s->data || !s->labels || !s->bin) {
+	if (!s->idx || !s->colour || !s->uniq || !s->data || !s->labels || !s->bin) {
 		s->npx = 0;
 		return ward_error(WARD_E_NOMEM, "segmentation: out of memory");
 	}
@@ -89,7 +109,7 @@ static inline size_t hash24(uint32_t key, size_t mask)
 	return (size_t)((key * 2654435761u) >> 8) & mask;
 }
 
-/* Doubles the cache (rehashing); on failure the old table stays. */
+/* Doubles the colour cache (rehashing); on failure the old table stays. */
 static int grow(struct ward_echo_segmenter *s)
 {
 	size_t cap = s->cap * 2;
@@ -110,53 +130,106 @@ static int grow(struct ward_echo_segmenter *s)
 	return 0;
 }
 
-/* The Lab slot of a colour, computing and caching it when new. NULL: out of memory. */
-static struct lab_slot *lookup(struct ward_echo_segmenter *s, const uint8_t *px)
+/* The Lab value of a colour, computing and caching it when new. NULL: out of memory. */
+static const float *lookup(struct ward_echo_segmenter *s, uint32_t colour)
 {
-	uint32_t key = ((uint32_t)px[0] | (uint32_t)px[1] << 8 | (uint32_t)px[2] << 16) + 1;
+	uint32_t key = colour + 1;
 	size_t h = hash24(key, s->cap - 1);
 	while (s->tab[h].key) {
 		if (s->tab[h].key == key)
-			return &s->tab[h];
+			return s->tab[h].lab;
 		h = (h + 1) & (s->cap - 1);
 	}
 	if (2 * (s->used + 1) > s->cap) {
 		if (grow(s))
 			return NULL;
-		return lookup(s, px);
+		return lookup(s, colour);
 	}
 	s->used++;
 	s->tab[h].key = key;
-	s->tab[h].stamp = 0;
+	const uint8_t px[3] = {(uint8_t)colour, (uint8_t)(colour >> 8), (uint8_t)(colour >> 16)};
 	ward_echo_rgb2lab(px, s->tab[h].lab);
-	return &s->tab[h];
+	return s->tab[h].lab;
+}
+
+/* Doubles the frame table, keeping this frame's colours; on failure the old table stays. */
+static int grow_frame(struct ward_echo_segmenter *s)
+{
+	size_t cap = s->fcap * 2;
+	uint32_t *k = calloc(cap, sizeof *k), *v = malloc(cap * sizeof *v);
+	if (!k || !v) {
+		free(k);
+		free(v);
+		return ward_error(WARD_E_NOMEM, "segmentation: out of memory");
+	}
+	for (size_t i = 0; i < s->fcap; i++) {
+		if (s->fkey[i] >> 24 != s->fstamp)
+			continue;
+		size_t h = hash24(s->fkey[i] & 0xffffff, cap - 1);
+		while (k[h])
+			h = (h + 1) & (cap - 1);
+		k[h] = s->fkey[i];
+		v[h] = s->fval[i];
+	}
+	free(s->fkey);
+	free(s->fval);
+	s->fkey = k;
+	s->fval = v;
+	s->fcap = cap;
+	return 0;
+}
+
+/* A new frame: entries with another stamp count as empty (cleared once every 255 frames). */
+static void new_frame(struct ward_echo_segmenter *s)
+{
+	if (++s->fstamp > 255) {
+		memset(s->fkey, 0, s->fcap * sizeof *s->fkey);
+		s->fstamp = 1;
+	}
+	s->fused = 0;
+}
+
+/* The distinct-colour index of a pixel, numbering the colour when new. -1: out of memory. */
+static int64_t colour_index(struct ward_echo_segmenter *s, const uint8_t *p, size_t *u)
+{
+	uint32_t colour = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
+	uint32_t key = colour | s->fstamp << 24;
+	size_t mask = s->fcap - 1, h = hash24(colour, mask);
+	for (; s->fkey[h] >> 24 == s->fstamp; h = (h + 1) & mask)
+		if (s->fkey[h] == key)
+			return s->fval[h];
+	s->colour[*u] = colour;
+	s->fkey[h] = key;
+	s->fval[h] = (uint32_t)*u;
+	if (2 * ++s->fused > s->fcap && grow_frame(s))
+		return -1;
+	return (int64_t)(*u)++;
 }
 
 /* Maps every pixel to a distinct-colour index; fills s->uniq. Returns the count or 0. */
 static size_t distinct_colours(struct ward_echo_segmenter *s, const uint8_t *bgr, size_t npx)
 {
 	size_t u = 0;
-	if (++s->stamp == 0) { /* wrapped: forget every stamp */
-		for (size_t i = 0; i < s->cap; i++)
-			s->tab[i].stamp = 0;
-		s->stamp = 1;
-	}
+	new_frame(s);
 	for (size_t i = 0; i < npx; i++) {
 		const uint8_t *p = bgr + 3 * i;
 		if (i > 0 && memcmp(p, p - 3, 3) == 0) {
 			s->idx[i] = s->idx[i - 1];
 			continue;
 		}
-		struct lab_slot *e = lookup(s, p);
-		if (!e)
+		int64_t x = colour_index(s, p, &u);
+		if (x < 0)
 			return 0;
-		if (e->stamp != s->stamp) {
-			e->stamp = s->stamp;
-			e->uidx = (uint32_t)u;
-			memcpy(s->uniq + 3 * u, e->lab, sizeof e->lab);
-			u++;
-		}
-		s->idx[i] = e->uidx;
+		s->idx[i] = (uint32_t)x;
+	}
+	const size_t ahead = 8;
+	for (size_t v = 0; v < u; v++) {
+		if (v + ahead < u)
+			__builtin_prefetch(s->tab + hash24(s->colour[v + ahead] + 1, s->cap - 1));
+		const float *lab = lookup(s, s->colour[v]);
+		if (!lab)
+			return 0;
+		memcpy(s->uniq + 3 * v, lab, 3 * sizeof *lab);
 	}
 	return u;
 }
@@ -243,12 +316,13 @@ int ward_echo_segment(struct ward_echo_segmenter *s, uint8_t *bgr, int w, int h,
 		return rc;
 	doppler_clusters(centers, info);
 	for (size_t i = 0; i < npx; i++) {
-		int d = info->is_doppler[s->labels[i]];
+		/* A mask, not a branch: Doppler and anatomy pixels alternate unpredictably. */
+		uint8_t keep = (uint8_t)-info->is_doppler[s->labels[i]];
 		const uint8_t *p = bgr + 3 * i;
 		uint8_t *dp = dmask + 3 * i, *ap = anat + 3 * i;
 		for (int j = 0; j < 3; j++) {
-			dp[j] = d ? p[j] : 0;
-			ap[j] = d ? 0 : p[j];
+			dp[j] = p[j] & keep;
+			ap[j] = p[j] & (uint8_t)~keep;
 		}
 	}
 	info->doppler_px = mask_doppler(s->bin, dmask, w, h);
