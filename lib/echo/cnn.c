@@ -12,6 +12,25 @@
 
 #define NLAYERS (WARD_ECHO_CNN_BLOCKS + 1)
 
+/*
+ * OpenBLAS (its pthreads build, Debian's default) starts a thread pool when it
+ * is loaded, and each idle thread spins (sched_yield) for a while before it
+ * sleeps: 30-100 ms of CPU for every `ward echo` command, although only
+ * `analyse --weights` runs the CNN. So the pool is stopped as soon as this
+ * code is loaded (OpenBLAS initialises first, as a dependency). OpenBLAS
+ * starts it again by itself at its first multithreaded call (the path it
+ * takes after fork(), which is what blas_thread_shutdown_ exists for).
+ * The function is exported by OpenBLAS but not declared in cblas.h; weak, so
+ * that another BLAS without it is left alone.
+ */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+__attribute__((constructor)) static void cnn_park_blas_threads(void)
+{
+	if (blas_thread_shutdown_)
+		blas_thread_shutdown_();
+}
+
 struct cnn_layer {
 	int cin, cout; /* conv: channels; dense: inputs, outputs */
 	float *kernel; /* conv HWIO (9*cin rows x cout); dense (cin x cout) */
