@@ -129,8 +129,11 @@ static long bgzf_inflate(struct libdeflate_decompressor *d, const uint8_t *blk, 
 	return (long)isize;
 }
 
-/* Reads the next BGZF block at the cursor into out. 0 = not BGZF, 1 = done (*len set). */
-static int bgzf_step(struct cursor *c, struct libdeflate_decompressor *d, uint8_t *out, size_t *len)
+/*
+ * Points *blk at the whole BGZF block at the cursor (not consumed) and sets
+ * *bsize. 1 = a block, 0 = not BGZF (or the end), <0 = error.
+ */
+static int peek_block(struct cursor *c, const uint8_t **blk, size_t *bsize)
 {
 	const uint8_t *h;
 	size_t n;
@@ -139,14 +142,25 @@ static int bgzf_step(struct cursor *c, struct libdeflate_decompressor *d, uint8_
 		return rc;
 	if (!is_bgzf(h, n))
 		return 0;
-	size_t bsize = ((size_t)h[16] | (size_t)h[17] << 8) + 1;
-	rc = cur_peek(c, bsize, &h, &n);
+	*bsize = ((size_t)h[16] | (size_t)h[17] << 8) + 1;
+	rc = cur_peek(c, *bsize, blk, &n);
 	if (rc < 0)
 		return rc;
-	if (n < bsize)
+	if (n < *bsize)
 		return ward_error(WARD_E_TRUNCATED,
 		                  "gzip data ends inside the BGZF block at offset %llu",
 		                  (unsigned long long)c->off);
+	return 1;
+}
+
+/* Reads the next BGZF block at the cursor into out. 0 = not BGZF, 1 = done (*len set). */
+static int bgzf_step(struct cursor *c, struct libdeflate_decompressor *d, uint8_t *out, size_t *len)
+{
+	const uint8_t *h;
+	size_t bsize;
+	int rc = peek_block(c, &h, &bsize);
+	if (rc <= 0)
+		return rc;
 	long k = bgzf_inflate(d, h, bsize, out, c->off);
 	if (k < 0)
 		return (int)k;
@@ -200,20 +214,10 @@ struct worker_arg {
 static int read_block(struct cursor *c, struct slot *s)
 {
 	const uint8_t *h;
-	size_t n;
-	int rc = cur_peek(c, BGZF_HDR, &h, &n);
-	if (rc < 0)
+	size_t bsize;
+	int rc = peek_block(c, &h, &bsize);
+	if (rc <= 0)
 		return rc;
-	if (!is_bgzf(h, n))
-		return 0;
-	size_t bsize = ((size_t)h[16] | (size_t)h[17] << 8) + 1;
-	rc = cur_peek(c, bsize, &h, &n);
-	if (rc < 0)
-		return rc;
-	if (n < bsize)
-		return ward_error(WARD_E_TRUNCATED,
-		                  "gzip data ends inside the BGZF block at offset %llu",
-		                  (unsigned long long)c->off);
 	memcpy(s->in, h, bsize);
 	s->inlen = bsize;
 	s->off = c->off;
