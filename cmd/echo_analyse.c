@@ -10,6 +10,7 @@
 
 #include "cmd/commands.h"
 #include "cmd/util.h"
+#include "core/core_internal.h" /* ward_write_full: cmd/ links libward statically */
 #include "ward/echo_analysis.h"
 #include "ward/io.h"
 
@@ -158,27 +159,13 @@ static int append(char **b, size_t *len, size_t *cap, const char *s)
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int write_report(const char *out, const char *text)
 {
 	struct ward_outfile *f;
 	int rc = ward_outfile_open(out, 0644, &f);
 	if (rc)
 		return ward_report(PROG, out, rc);
-	if (write_all(ward_outfile_fd(f), text, strlen(text)) != 0) {
+	if (ward_write_full(ward_outfile_fd(f), text, strlen(text)) != 0) {
 		ward_outfile_abort(f);
 		fprintf(stderr, PROG ": %s: %s\n", out, strerror(errno));
 		return WARD_EXIT_IO;

@@ -11,6 +11,7 @@
 
 #include "cmd/commands.h"
 #include "cmd/util.h"
+#include "core/core_internal.h" /* ward_write_full: cmd/ links libward statically */
 #include "ward/crypt4gh.h"
 #include "ward/io.h"
 
@@ -233,20 +234,6 @@ static void make_default_dir(const char *path)
 		fprintf(stderr, PROG ": warning: cannot create %s: %s\n", dir, strerror(errno));
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Writes text to path atomically with mode; exclusive unless overwrite. */
 static int write_file(const char *path, const char *text, unsigned mode, int overwrite)
 {
@@ -254,7 +241,7 @@ static int write_file(const char *path, const char *text, unsigned mode, int ove
 	int rc = ward_outfile_open(path, mode, &f);
 	if (rc)
 		return ward_report(PROG, path, rc);
-	if (write_all(ward_outfile_fd(f), text, strlen(text)) != 0) {
+	if (ward_write_full(ward_outfile_fd(f), text, strlen(text)) != 0) {
 		int saved = errno;
 		ward_outfile_abort(f);
 		fprintf(stderr, PROG ": %s: write: %s\n", path, strerror(saved));
