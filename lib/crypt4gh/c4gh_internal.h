@@ -77,6 +77,9 @@ int c4gh_packet_seal(uint8_t *out, const uint8_t *payload, size_t len,
 int c4gh_packet_open(const uint8_t *pkt, uint32_t len, const struct ward_c4gh_seckey *k,
                      const uint8_t *sender_pk, uint8_t *out);
 
+/* Fills the 16-byte preamble: magic, version 1, packet count. */
+void c4gh_preamble(uint8_t pre[C4GH_PREAMBLE], uint32_t npackets);
+
 /* Writes a whole header: preamble + one packet per recipient per payload. */
 int c4gh_header_write(int fd, const struct ward_c4gh_seckey *writer,
                       const uint8_t (*recipients)[32], size_t nrecipients,

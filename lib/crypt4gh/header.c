@@ -268,6 +268,13 @@ size_t c4gh_dedup_keys(uint8_t (*keys)[32], size_t n)
 	return out;
 }
 
+void c4gh_preamble(uint8_t pre[C4GH_PREAMBLE], uint32_t npackets)
+{
+	memcpy(pre, C4GH_MAGIC, 8);
+	ward_store32_le(pre + 8, C4GH_VERSION);
+	ward_store32_le(pre + 12, npackets);
+}
+
 int c4gh_header_write(int fd, const struct ward_c4gh_seckey *writer,
                       const uint8_t (*recipients)[32], size_t nrecipients,
                       const uint8_t *const *payloads, const uint32_t *payload_lens,
@@ -281,9 +288,7 @@ int c4gh_header_write(int fd, const struct ward_c4gh_seckey *writer,
 	uint8_t *buf = malloc(total);
 	if (!buf)
 		return ward_error(WARD_E_NOMEM, "out of memory");
-	memcpy(buf, C4GH_MAGIC, 8);
-	ward_store32_le(buf + 8, C4GH_VERSION);
-	ward_store32_le(buf + 12, (uint32_t)(nrecipients * npayloads));
+	c4gh_preamble(buf, (uint32_t)(nrecipients * npayloads));
 	uint8_t *q = buf + C4GH_PREAMBLE;
 	int rc = 0;
 	for (size_t r = 0; r < nrecipients && rc == 0; r++)

@@ -12,9 +12,7 @@
 static int write_packets(int out, uint8_t **pkts, const uint32_t *lens, size_t n)
 {
 	uint8_t pre[C4GH_PREAMBLE];
-	memcpy(pre, C4GH_MAGIC, 8);
-	ward_store32_le(pre + 8, C4GH_VERSION);
-	ward_store32_le(pre + 12, (uint32_t)n);
+	c4gh_preamble(pre, (uint32_t)n);
 	if (ward_write_full(out, pre, sizeof pre) != 0)
 		return ward_error_errno("cannot write the header");
 	for (size_t i = 0; i < n; i++)
