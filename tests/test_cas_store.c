@@ -231,6 +231,44 @@ static void test_sessions(struct ward_store *st)
 	ward_secret_set_free(v1);
 }
 
+/* The workload path caches loaded sessions: every change must be seen at once. */
+static void test_session_cache(struct ward_store *st)
+{
+	ST = st;
+	static const char *v1 = "name: c\nsecrets: [{name: V, kind: binary, value: 0101}]\n";
+	char v2[256], h[65];
+	uint8_t d1[32], d2[32], got[32];
+	int created;
+	CHECK_RC(apply_st(alice, v1, d1, &created), 0, "create 'c'");
+	struct ward_session *s[3] = {0};
+	struct ward_secret_set *v[3] = {0};
+	CHECK_RC(ward_store_session_load(st, "c", &s[0], &v[0], got), 0, "load 'c'");
+	CHECK_RC(ward_store_session_load(st, "c", &s[1], &v[1], got), 0, "load 'c' again");
+	CHECK(memcmp(got, d1, 32) == 0, "the second load has the digest of the session");
+	hex32(d1, h);
+	snprintf(v2, sizeof v2,
+	         "name: c\npredecessor: \"%s\"\nsecrets: [{name: V, kind: binary, value: 0202}]\n",
+	         h);
+	CHECK_RC(apply_st(alice, v2, d2, &created), 0, "update 'c'");
+	CHECK_RC(ward_store_session_load(st, "c", &s[2], &v[2], got), 0, "load after the update");
+	size_t len = 0;
+	const uint8_t *val = v[2] ? ward_secret_set_get(v[2], "V", NULL, &len) : NULL;
+	CHECK(memcmp(got, d2, 32) == 0 && val && len == 2 && val[0] == 2,
+	      "the load after an update sees the new digest and value, not a cached one");
+	val = v[0] ? ward_secret_set_get(v[0], "V", NULL, &len) : NULL;
+	CHECK(val && len == 2 && val[0] == 1, "a load taken before the update stays intact");
+	hex32(d2, h);
+	CHECK_RC(ward_store_session_delete(st, alice, "c", d2), 0, "delete 'c'");
+	struct ward_session *gone = NULL;
+	struct ward_secret_set *gv = NULL;
+	CHECK_RC(ward_store_session_load(st, "c", &gone, &gv, got), WARD_E_NOTFOUND,
+	         "a deleted session is not served from the cache");
+	for (int i = 0; i < 3; i++) {
+		ward_session_free(s[i]);
+		ward_secret_set_free(v[i]);
+	}
+}
+
 static void test_trust(struct ward_store *st)
 {
 	uint8_t p1[32], p2[32];
@@ -407,6 +445,7 @@ int main(void)
 		return test_done();
 	unseal_all(st, 0);
 	test_sessions(st);
+	test_session_cache(st);
 	test_trust(st);
 	test_concurrency(st);
 	ward_store_close(st);

@@ -66,8 +66,11 @@ struct ward_secret_info {
 WARD_EXPORT WARD_NODISCARD int ward_session_parse(const char *text, size_t len,
                                                   struct ward_session **out) WARD_NONNULL(3);
 
-/* Frees (wiping explicit secret values). Accepts NULL. */
+/* Frees (wiping explicit secret values). Accepts NULL. With references
+ * taken by ward_session_ref, only the last free releases the session. */
 WARD_EXPORT void ward_session_free(struct ward_session *s);
+/* Another reference to s (thread-safe), for sharing a session nobody changes any more. */
+WARD_EXPORT struct ward_session *ward_session_ref(struct ward_session *s) WARD_NONNULL(1);
 
 /* The session's name (valid while s lives). */
 WARD_EXPORT const char *ward_session_name(const struct ward_session *s) WARD_NONNULL(1);
@@ -137,8 +140,11 @@ WARD_EXPORT size_t ward_session_service_measurements(const struct ward_session *
 
 /* An empty set of named secret values kept in guarded memory. */
 WARD_EXPORT WARD_NODISCARD int ward_secret_set_new(struct ward_secret_set **out) WARD_NONNULL(1);
-/* Wipes and frees. Accepts NULL. */
+/* Wipes and frees (the last reference). Accepts NULL. */
 WARD_EXPORT void ward_secret_set_free(struct ward_secret_set *set);
+/* Another reference to set (thread-safe), for sharing a set nobody changes any more. */
+WARD_EXPORT struct ward_secret_set *ward_secret_set_ref(struct ward_secret_set *set)
+    WARD_NONNULL(1);
 /* Adds or replaces name's value (copied into guarded memory). */
 WARD_EXPORT WARD_NODISCARD int ward_secret_set_put(struct ward_secret_set *set, const char *name,
                                                    enum ward_secret_kind kind, const uint8_t *value,

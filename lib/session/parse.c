@@ -482,6 +482,7 @@ int ward_session_parse(const char *text, size_t len, struct ward_session **out)
 		ws_yaml_free(root);
 		return ward_error(WARD_E_NOMEM, "out of memory");
 	}
+	atomic_init(&s->refs, 1);
 	rc = parse_top(s, root);
 	ws_yaml_free(root);
 	if (rc) {
@@ -511,9 +512,15 @@ static void free_kv(struct ws_kv *kv, size_t n)
 	free(kv);
 }
 
+struct ward_session *ward_session_ref(struct ward_session *s)
+{
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	return s;
+}
+
 void ward_session_free(struct ward_session *s)
 {
-	if (!s)
+	if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) > 1)
 		return;
 	free(s->name);
 	free(s->version);

@@ -1,4 +1,5 @@
 /* Secret values: sets in guarded memory, generation inside the service, public halves. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ struct entry {
 };
 
 struct ward_secret_set {
+	atomic_uint refs; /* ward_secret_set_ref shares a set nobody changes any more */
 	struct entry *e;
 	size_t n, cap;
 };
@@ -25,12 +27,21 @@ int ward_secret_set_new(struct ward_secret_set **out)
 	if (sodium_init() < 0)
 		return ward_error(WARD_E_INTERNAL, "libsodium failed to initialise");
 	*out = calloc(1, sizeof **out);
-	return *out ? 0 : ward_error(WARD_E_NOMEM, "out of memory");
+	if (!*out)
+		return ward_error(WARD_E_NOMEM, "out of memory");
+	atomic_init(&(*out)->refs, 1);
+	return 0;
+}
+
+struct ward_secret_set *ward_secret_set_ref(struct ward_secret_set *set)
+{
+	atomic_fetch_add_explicit(&set->refs, 1, memory_order_relaxed);
+	return set;
 }
 
 void ward_secret_set_free(struct ward_secret_set *set)
 {
-	if (!set)
+	if (!set || atomic_fetch_sub_explicit(&set->refs, 1, memory_order_acq_rel) > 1)
 		return;
 	for (size_t i = 0; i < set->n; i++) {
 		free(set->e[i].name);

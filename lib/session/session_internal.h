@@ -2,6 +2,7 @@
 #ifndef WARD_SESSION_INTERNAL_H
 #define WARD_SESSION_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,6 +77,7 @@ struct ws_service {
 };
 
 struct ward_session {
+	atomic_uint refs; /* ward_session_ref shares an immutable session */
 	char *name;
 	char *version;
 	int has_pred;

@@ -171,6 +171,7 @@ static struct ward_store *store_new(const char *dir)
 	pthread_mutex_init(&st->want_mu, NULL);
 	pthread_cond_init(&st->want_cv, NULL);
 	pthread_mutex_init(&st->trust_mu, NULL);
+	pthread_mutex_init(&st->cache_mu, NULL);
 	for (int i = 0; i < STORE_READERS; i++)
 		pthread_mutex_init(&st->readers[i].mu, NULL);
 	st->dir = strdup(dir);
@@ -229,6 +230,8 @@ void ward_store_close(struct ward_store *st)
 	pthread_cond_destroy(&st->want_cv);
 	store_trust_cache_free(st);
 	pthread_mutex_destroy(&st->trust_mu);
+	store_cache_free(st);
+	pthread_mutex_destroy(&st->cache_mu);
 	free(st);
 }
 

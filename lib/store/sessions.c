@@ -370,6 +370,7 @@ int ward_store_session_apply(struct ward_store *st, const uint8_t client[32],
 	if (!rc && !(rc = store_anchor_put(st, &pos)) && !(rc = store_commit(st)))
 		store_anchored(st, pos.seq);
 	store_rollback(st);
+	store_cache_invalidate(st); /* before the caller hears of the change */
 out:
 	pthread_mutex_unlock(&st->mu);
 	return rc;
@@ -461,6 +462,7 @@ int ward_store_session_delete(struct ward_store *st, const uint8_t client[32], c
 	if (!rc && !(rc = store_anchor_put(st, &pos)) && !(rc = store_commit(st)))
 		store_anchored(st, pos.seq);
 	store_rollback(st);
+	store_cache_invalidate(st); /* before the caller hears of the change */
 out:
 	pthread_mutex_unlock(&st->mu);
 	return rc;
@@ -575,6 +577,13 @@ int ward_store_session_load(struct ward_store *st, const char *name, struct ward
 {
 	*s = NULL;
 	*values = NULL;
+	uint8_t d[32];
+	uint64_t gen = UINT64_MAX; /* never a generation: no put unless the get ran */
+	if (store_dek(st) && store_cache_get(st, name, s, values, d, &gen)) {
+		if (digest)
+			memcpy(digest, d, 32);
+		return 0;
+	}
 	int slot = -1;
 	sqlite3 *db = store_dek(st) ? store_reader_get(st, &slot) : NULL;
 	int rc;
@@ -585,6 +594,8 @@ int ward_store_session_load(struct ward_store *st, const char *name, struct ward
 		rc = load_secrets(st, db, name, r.digest, values);
 		if (digest)
 			memcpy(digest, r.digest, 32);
+		if (!rc)
+			store_cache_put(st, gen, name, *s, *values, r.digest);
 		row_free(&r);
 		if (rc) {
 			ward_session_free(*s);

@@ -54,6 +54,11 @@ struct ward_store {
 	pthread_mutex_t trust_mu;
 	uint64_t trust_gen;
 	struct store_trust_cache trust_cache[2];
+	/* Parsed sessions and their secrets for the workload path (cache.c). */
+	pthread_mutex_t cache_mu;
+	uint64_t cache_gen; /* counts changes to sessions */
+	struct store_cached *cached;
+	size_t ncached;
 };
 
 /* ---- db.c ---- */
@@ -82,6 +87,15 @@ int store_checkpointer_start(struct ward_store *st);
 void store_checkpointer_stop(struct ward_store *st);
 /* trust.c: frees the cached lists. */
 void store_trust_cache_free(struct ward_store *st);
+/* cache.c: 1 and new references if name is cached; *gen is for a later put either way. */
+int store_cache_get(struct ward_store *st, const char *name, struct ward_session **s,
+                    struct ward_secret_set **v, uint8_t digest[32], uint64_t *gen);
+/* Caches references to s and v unless sessions changed since the get that returned gen. */
+void store_cache_put(struct ward_store *st, uint64_t gen, const char *name, struct ward_session *s,
+                     struct ward_secret_set *v, const uint8_t digest[32]);
+/* After any change to sessions: drops every entry. */
+void store_cache_invalidate(struct ward_store *st);
+void store_cache_free(struct ward_store *st);
 /* Records that the checkpoint now covers seq (max semantics). */
 void store_anchored(struct ward_store *st, uint64_t seq);
 /* Appends an audit entry and, unless in_txn, advances the checkpoint (locks mu itself). */

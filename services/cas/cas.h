@@ -88,9 +88,16 @@ struct cas_state {
 int cas_owner_handle(struct cas_state *cs, struct cas_request *r);
 int cas_workload_handle(struct cas_state *cs, struct cas_request *r);
 
-/* ---- workload.c: nonces ---- */
+/* ---- nonce.c: stateless issue, replay-checked consume ---- */
 struct cas_nonces *cas_nonces_new(void);
 void cas_nonces_free(struct cas_nonces *n);
+void cas_nonce_issue(struct cas_nonces *n, uint8_t nonce[32]);
+/* 0 if n issued it, it is unexpired and unused (now it is used); -1 if not; -2 when full. */
+int cas_nonce_consume(struct cas_nonces *n, const uint8_t nonce[32]);
+/* The same at a given CLOCK_MONOTONIC second (tests). */
+#define CAS_NONCE_TTL 60
+void cas_nonce_issue_at(struct cas_nonces *n, uint8_t nonce[32], uint64_t now);
+int cas_nonce_consume_at(struct cas_nonces *n, const uint8_t nonce[32], uint64_t now);
 
 /* ---- admin.c: the local admin socket ---- */
 struct cas_admin;

@@ -93,7 +93,8 @@ static int dev_unseal(struct ward_store *st, const char *dir)
 	return rc;
 }
 
-/* One service per data directory: a second one would share the store but not the nonces. */
+/* One service per data directory: a second one would share the store but not the nonce key or
+ * the session cache. */
 static int lock_dir(const char *dir, int *fd)
 {
 	char p[4096];

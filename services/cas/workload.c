@@ -1,10 +1,8 @@
 /* The workload interface: nonces, the program to measure, and configurations for attested
  * workloads. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <json-c/json.h>
 #include <microhttpd.h>
@@ -14,101 +12,6 @@
 #include "services/cas/cas.h"
 #include "ward/attest.h"
 #include "ward/secmem.h"
-
-#define NONCE_SLOTS 65536u
-#define NONCE_PROBE 64u
-#define NONCE_TTL   60 /* seconds: the contract's lifetime of a nonce */
-
-struct slot {
-	uint8_t nonce[32];
-	int64_t expires; /* monotonic seconds; 0 = free */
-};
-
-struct cas_nonces {
-	pthread_mutex_t mu;
-	struct slot *slots;
-};
-
-static int64_t now_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
-struct cas_nonces *cas_nonces_new(void)
-{
-	struct cas_nonces *n = calloc(1, sizeof *n);
-	if (!n)
-		return NULL;
-	if (!(n->slots = calloc(NONCE_SLOTS, sizeof *n->slots))) {
-		free(n);
-		return NULL;
-	}
-	pthread_mutex_init(&n->mu, NULL);
-	return n;
-}
-
-void cas_nonces_free(struct cas_nonces *n)
-{
-	if (!n)
-		return;
-	pthread_mutex_destroy(&n->mu);
-	free(n->slots);
-	free(n);
-}
-
-static size_t slot_of(const uint8_t nonce[32])
-{
-	return (size_t)ward_load32_le(nonce) % NONCE_SLOTS;
-}
-
-/*
- * Issues a fresh nonce. When its probe window is full of live nonces (a
- * flood of unconsumed requests), the one closest to expiry is replaced:
- * its holder gets a refusal and retries, instead of everyone being locked
- * out for a whole lifetime.
- */
-static int nonce_issue(struct cas_nonces *n, uint8_t nonce[32])
-{
-	randombytes_buf(nonce, 32);
-	int64_t now = now_mono();
-	pthread_mutex_lock(&n->mu);
-	size_t h = slot_of(nonce);
-	struct slot *victim = &n->slots[h];
-	for (size_t i = 0; i < NONCE_PROBE; i++) {
-		struct slot *s = &n->slots[(h + i) % NONCE_SLOTS];
-		if (s->expires <= now) {
-			victim = s;
-			break;
-		}
-		if (s->expires < victim->expires)
-			victim = s;
-	}
-	memcpy(victim->nonce, nonce, 32);
-	victim->expires = now + NONCE_TTL;
-	pthread_mutex_unlock(&n->mu);
-	return 0;
-}
-
-/* Consumes a nonce: 0 if it was issued, unused and unexpired; -1 otherwise. */
-static int nonce_consume(struct cas_nonces *n, const uint8_t nonce[32])
-{
-	int64_t now = now_mono();
-	int rc = -1;
-	pthread_mutex_lock(&n->mu);
-	size_t h = slot_of(nonce);
-	for (size_t i = 0; i < NONCE_PROBE; i++) {
-		struct slot *s = &n->slots[(h + i) % NONCE_SLOTS];
-		if (s->expires > now && sodium_memcmp(s->nonce, nonce, 32) == 0) {
-			s->expires = 0;
-			rc = 0;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&n->mu);
-	return rc;
-}
 
 static int reply_obj(struct cas_request *r, unsigned status, json_object *o)
 {
@@ -122,9 +25,7 @@ static int get_nonce(struct cas_state *cs, struct cas_request *r)
 {
 	uint8_t nonce[32];
 	char hex[65];
-	if (nonce_issue(cs->nonces, nonce))
-		return cas_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
-		                       "too many outstanding nonces; retry shortly");
+	cas_nonce_issue(cs->nonces, nonce);
 	sodium_bin2hex(hex, sizeof hex, nonce, 32);
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "nonce", json_object_new_string(hex));
@@ -309,9 +210,12 @@ static int check_host(struct cas_state *cs, const struct config_req *q,
 	}
 	free(plats);
 	free(launchers);
-	if (!rc && nonce_consume(cs->nonces, claims->nonce) != 0)
+	int used = rc ? 0 : cas_nonce_consume(cs->nonces, claims->nonce);
+	if (used == -1)
 		rc = ward_error(WARD_E_DENIED, "nonce was not issued by this service, was used "
 		                               "already, or expired (replayed evidence?)");
+	else if (used)
+		rc = ward_error(WARD_E_RANGE, "too many attestations in the last minute; retry");
 	if (rc)
 		*why = ward_last_error();
 	return rc;
