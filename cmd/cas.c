@@ -25,7 +25,7 @@ static const char USAGE[] =
     "                        [--tls-cert PEM --tls-key PEM] [--insecure-allow-mode-none]\n"
     "       ward cas unseal  [--data DIR]        (shares on standard input, one per line)\n"
     "       ward cas status  [--data DIR]\n"
-    "       ward cas audit verify [--data DIR] [--key HEX]\n"
+    "       ward cas audit verify [--data DIR] [--key HEX] [--witness SEQ:HASH]\n"
     "       ward cas platform add [--data DIR] [--label TEXT] KEYHEX [--launcher HASH]...\n"
     "       ward cas platform remove|list [--data DIR] [KEYHEX]\n"
     "       ward cas launcher add|remove|list [--data DIR] [--label TEXT] [HASH]\n"
@@ -329,11 +329,28 @@ static int cmd_status(const char *dir)
 	return rc;
 }
 
-static int cmd_audit_verify(const char *dir, const char *key_hex)
+/* "SEQ:HASH" as printed by a previous verify. */
+static int parse_witness(const char *text, struct ward_audit_pos *w)
+{
+	char *end;
+	size_t got = 0;
+	w->seq = strtoull(text, &end, 10);
+	return end != text && *end == ':' && w->seq > 0 && strlen(end + 1) == 64 &&
+	               sodium_hex2bin(w->hash, 32, end + 1, 64, NULL, &got, NULL) == 0 && got == 32
+	           ? 0
+	           : -1;
+}
+
+static int cmd_audit_verify(const char *dir, const char *key_hex, const char *witness)
 {
 	uint8_t pk[32], pinned[32];
 	struct ward_audit_anchor anchor;
+	struct ward_audit_pos w;
 	size_t got = 0;
+	if (witness && parse_witness(witness, &w))
+		return fprintf(stderr, "ward cas audit verify: --witness must be SEQ:HASH (64 hex "
+		                       "digits), as printed by an earlier verify\n"),
+		       WARD_EXIT_USAGE;
 	if (key_hex &&
 	    (strlen(key_hex) != 64 ||
 	     sodium_hex2bin(pinned, 32, key_hex, 64, NULL, &got, NULL) != 0 || got != 32))
@@ -356,13 +373,18 @@ static int cmd_audit_verify(const char *dir, const char *key_hex)
 	char path[4096];
 	snprintf(path, sizeof path, "%s/%s", dir, WARD_STORE_AUDIT);
 	struct ward_audit_report rep;
-	rc = ward_audit_verify(path, pk, &anchor, &rep);
+	rc = ward_audit_verify_witness(path, pk, &anchor, witness ? &w : NULL, &rep);
 	if (rc) {
 		ward_report("ward cas audit verify", path, rc);
 		return rc == WARD_E_IO ? WARD_EXIT_IO : WARD_EXIT_BADMSG;
 	}
-	printf("ok: %llu entries, last %llu, checkpoint at %llu\n", (unsigned long long)rep.entries,
-	       (unsigned long long)rep.last_seq, (unsigned long long)anchor.pos.seq);
+	char hex[65];
+	sodium_bin2hex(hex, sizeof hex, rep.last_hash, 32);
+	printf("ok: %llu entries, last %llu, checkpoint at %llu%s\n",
+	       (unsigned long long)rep.entries, (unsigned long long)rep.last_seq,
+	       (unsigned long long)anchor.pos.seq, witness ? ", witness present" : "");
+	/* Kept elsewhere, this catches a rollback of the log and database together. */
+	printf("witness: %llu:%s\n", (unsigned long long)rep.last_seq, hex);
 	return 0;
 }
 
@@ -432,11 +454,12 @@ static int cmd_trust(const char *what, int argc, char **argv)
 	return rc;
 }
 
-/* Options shared by unseal, status and audit verify: --data DIR [--key HEX]. */
-static int simple(int argc, char **argv, const char **dir, const char **key)
+/* Options shared by unseal, status and audit verify: --data DIR [--key HEX] [--witness W]. */
+static int simple(int argc, char **argv, const char **dir, const char **key, const char **witness)
 {
 	static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
 	                                     {"key", required_argument, NULL, 'k'},
+	                                     {"witness", required_argument, NULL, 'w'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {0, 0, 0, 0}};
 	int c;
@@ -445,6 +468,8 @@ static int simple(int argc, char **argv, const char **dir, const char **key)
 			*dir = optarg;
 		else if (c == 'k' && key)
 			*key = optarg;
+		else if (c == 'w' && witness)
+			*witness = optarg;
 		else
 			return fputs(USAGE, c == 'h' ? stdout : stderr),
 			       c == 'h' ? 0 : WARD_EXIT_USAGE;
@@ -462,7 +487,7 @@ int cmd_cas_main(int argc, char **argv)
 	}
 	if (sodium_init() < 0)
 		return fputs("ward cas: libsodium failed to initialise\n", stderr), WARD_EXIT_FAIL;
-	const char *sub = argv[1], *dir = NULL, *key = NULL;
+	const char *sub = argv[1], *dir = NULL, *key = NULL, *wit = NULL;
 	int rc;
 	if (!strcmp(sub, "init"))
 		return cmd_init(argc - 1, argv + 1);
@@ -471,13 +496,15 @@ int cmd_cas_main(int argc, char **argv)
 	if (!strcmp(sub, "platform") || !strcmp(sub, "launcher"))
 		return cmd_trust(sub, argc - 1, argv + 1);
 	if (!strcmp(sub, "unseal"))
-		return (rc = simple(argc - 1, argv + 1, &dir, NULL)) >= 0 ? rc : cmd_unseal(dir);
+		return (rc = simple(argc - 1, argv + 1, &dir, NULL, NULL)) >= 0 ? rc
+		                                                                : cmd_unseal(dir);
 	if (!strcmp(sub, "status"))
-		return (rc = simple(argc - 1, argv + 1, &dir, NULL)) >= 0 ? rc : cmd_status(dir);
+		return (rc = simple(argc - 1, argv + 1, &dir, NULL, NULL)) >= 0 ? rc
+		                                                                : cmd_status(dir);
 	if (!strcmp(sub, "audit") && argc > 2 && !strcmp(argv[2], "verify"))
-		return (rc = simple(argc - 2, argv + 2, &dir, &key)) >= 0
+		return (rc = simple(argc - 2, argv + 2, &dir, &key, &wit)) >= 0
 		           ? rc
-		           : cmd_audit_verify(dir, key);
+		           : cmd_audit_verify(dir, key, wit);
 	fprintf(stderr, "ward cas: unknown subcommand '%s'\n%s", sub, USAGE);
 	return WARD_EXIT_USAGE;
 }

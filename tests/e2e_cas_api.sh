@@ -183,3 +183,23 @@ start_cas "$D" --dev && pass "restart" || fail "restart: $(cat "$D.err")"
 expect_status "sessions survive a restart" 200 "$(api alice GET /v1/sessions/app)"
 grep -q "\"digest\":\"$D2\"" "$T/resp" && pass "with the latest digest" || fail "digest after restart"
 stop_cas
+
+# ---- a rollback of the log and the database together: only a witness kept elsewhere sees it ----
+ok "verify prints a witness" "$WARD" cas audit verify --data "$D"
+W1=$(sed -n 's/^witness: //p' "$T/.out")
+[[ "$W1" =~ ^[0-9]+:[0-9a-f]{64}$ ]] && pass "witness is SEQ:HASH" || fail "witness: '$W1'"
+mkdir -p "$T/snap" && cp -a "$D/." "$T/snap/"
+start_cas "$D" --dev && pass "restart for a change" || fail "restart: $(cat "$D.err")"
+sed 's/name: app/name: later/' "$T/s1.yml" >"$T/later.yml"
+expect_status "a change after the snapshot" 201 "$(api alice POST /v1/sessions "$T/later.yml")"
+stop_cas
+ok "verify with the old witness" "$WARD" cas audit verify --data "$D" --witness "$W1"
+W2=$(sed -n 's/^witness: //p' "$T/.out")
+rm -rf "${D:?}"/* && cp -a "$T/snap/." "$D/"
+ok "after restoring log and database together, plain verify still passes (the limit)" \
+	"$WARD" cas audit verify --data "$D"
+fails_with "the newer witness catches the joint rollback (exit 6)" 6 "$WARD" cas audit verify --data "$D" --witness "$W2"
+grep -q "rolled back" "$T/.err" && pass "the report says rolled back" || fail "$(cat "$T/.err")"
+fails_with "a witness of another history (same seq, other hash) is refused" 6 "$WARD" cas audit verify \
+	--data "$D" --witness "${W1%%:*}:$(printf 'ab%.0s' $(seq 32))"
+fails_with "a malformed witness is a usage error" 64 "$WARD" cas audit verify --data "$D" --witness 12:xyz

@@ -83,10 +83,11 @@ WARD_EXPORT void ward_audit_public_key(const struct ward_audit *a, uint8_t pk[32
 
 /* What ward_audit_verify found. */
 struct ward_audit_report {
-	uint64_t entries;  /* lines that verified */
-	uint64_t last_seq; /* sequence number of the last good entry */
-	uint64_t bad_line; /* 1-based line of the first problem, 0 if none */
-	char problem[200]; /* what is wrong, "" if nothing */
+	uint64_t entries;      /* lines that verified */
+	uint64_t last_seq;     /* sequence number of the last good entry */
+	uint8_t last_hash[32]; /* its line hash: a witness to keep elsewhere */
+	uint64_t bad_line;     /* 1-based line of the first problem, 0 if none */
+	char problem[200];     /* what is wrong, "" if nothing */
 };
 
 /*
@@ -105,6 +106,19 @@ WARD_EXPORT WARD_NODISCARD int ward_audit_verify(const char *path, const uint8_t
     WARD_NONNULL(1, 2, 4);
 
 /* Checks an anchor's signature (0 or WARD_E_BADMSG). */
+/*
+ * The same, and, if witness is given, that the log still holds that entry
+ * unchanged. A witness is a position (ward_audit_report's last_seq and
+ * last_hash) the operator kept outside the data directory: it catches a
+ * rollback of the log and the database together, which the checkpoint
+ * (stored in the database) cannot.
+ */
+WARD_EXPORT WARD_NODISCARD int ward_audit_verify_witness(const char *path, const uint8_t pk[32],
+                                                         const struct ward_audit_anchor *anchor,
+                                                         const struct ward_audit_pos *witness,
+                                                         struct ward_audit_report *rep)
+    WARD_NONNULL(1, 2, 5);
+
 WARD_EXPORT WARD_NODISCARD int ward_audit_anchor_check(const struct ward_audit_anchor *anchor,
                                                        const uint8_t pk[32]) WARD_NONNULL(1, 2);
 

@@ -56,8 +56,38 @@ static int check_line(const char *line, size_t len, const uint8_t pk[32], uint64
 	return rc;
 }
 
+/* Is the entry at pos (if given) the one this line is? 0 if not pos's line or it matches. */
+static int check_pos(const struct ward_audit_pos *pos, uint64_t seq, const uint8_t hash[32],
+                     int *seen)
+{
+	if (!pos || seq != pos->seq)
+		return 0;
+	*seen = 1;
+	return sodium_memcmp(hash, pos->hash, 32) != 0;
+}
+
+/* After the whole log: was every given position in it? */
+static int check_seen(struct ward_audit_report *rep, const struct ward_audit_pos *pos, int seen,
+                      uint64_t seq, const char *who)
+{
+	if (!pos || seen)
+		return 0;
+	char msg[180];
+	snprintf(msg, sizeof msg,
+	         "log ends at entry %llu but the %s records entry %llu (truncated or rolled back)",
+	         (unsigned long long)seq, who, (unsigned long long)pos->seq);
+	return problem(rep, WARD_E_TRUNCATED, 0, msg);
+}
+
 int ward_audit_verify(const char *path, const uint8_t pk[32],
                       const struct ward_audit_anchor *anchor, struct ward_audit_report *rep)
+{
+	return ward_audit_verify_witness(path, pk, anchor, NULL, rep);
+}
+
+int ward_audit_verify_witness(const char *path, const uint8_t pk[32],
+                              const struct ward_audit_anchor *anchor,
+                              const struct ward_audit_pos *witness, struct ward_audit_report *rep)
 {
 	memset(rep, 0, sizeof *rep);
 	if (anchor && ward_audit_anchor_check(anchor, pk))
@@ -70,7 +100,7 @@ int ward_audit_verify(const char *path, const uint8_t pk[32],
 	ssize_t n;
 	uint64_t seq = 0, lineno = 0;
 	uint8_t hash[32] = {0};
-	int rc = 0, anchor_seen = 0;
+	int rc = 0, anchor_seen = 0, witness_seen = 0;
 	while ((n = getline(&line, &cap, f)) > 0) {
 		lineno++;
 		if (line[n - 1] != '\n') {
@@ -88,27 +118,27 @@ int ward_audit_verify(const char *path, const uint8_t pk[32],
 		}
 		rep->entries++;
 		rep->last_seq = seq;
-		if (anchor && seq == anchor->pos.seq) {
-			anchor_seen = 1;
-			if (sodium_memcmp(hash, anchor->pos.hash, 32) != 0) {
-				rc = problem(rep, WARD_E_BADMSG, lineno,
-				             "entry differs from the checkpoint (log rewritten)");
-				break;
-			}
+		memcpy(rep->last_hash, hash, 32);
+		if (check_pos(anchor ? &anchor->pos : NULL, seq, hash, &anchor_seen)) {
+			rc = problem(rep, WARD_E_BADMSG, lineno,
+			             "entry differs from the checkpoint (log rewritten)");
+			break;
+		}
+		if (check_pos(witness, seq, hash, &witness_seen)) {
+			rc = problem(
+			    rep, WARD_E_BADMSG, lineno,
+			    "entry differs from the witness (log rolled back and rewritten)");
+			break;
 		}
 	}
 	if (!rc && ferror(f))
 		rc = problem(rep, WARD_E_IO, lineno, strerror(errno));
 	free(line);
 	fclose(f);
-	if (!rc && anchor && !anchor_seen) {
-		char msg[160];
-		snprintf(msg, sizeof msg,
-		         "log ends at entry %llu but the checkpoint records entry %llu "
-		         "(truncated or rolled back)",
-		         (unsigned long long)seq, (unsigned long long)anchor->pos.seq);
-		rc = problem(rep, WARD_E_TRUNCATED, 0, msg);
-	}
+	if (!rc)
+		rc = check_seen(rep, anchor ? &anchor->pos : NULL, anchor_seen, seq, "checkpoint");
+	if (!rc)
+		rc = check_seen(rep, witness, witness_seen, seq, "witness");
 	if (!rc && rep->entries == 0)
 		rc = problem(rep, WARD_E_TRUNCATED, 0, "the log is empty");
 	return rc;
