@@ -44,4 +44,15 @@ struct ward_attest_key {
  */
 int attest_in_list(const uint8_t a[32], const uint8_t (*list)[32], size_t n);
 
+/* Where ward_attest_measure_process finds the mappings; tests pin each source. */
+enum attest_maps {
+	ATTEST_MAPS_AUTO,  /* PROCMAP_QUERY, else the /proc/PID/maps text (the default) */
+	ATTEST_MAPS_QUERY, /* PROCMAP_QUERY only: WARD_E_UNSUPPORTED on kernels before 6.11 */
+	ATTEST_MAPS_TEXT,  /* the text only, as on kernels before 6.11 */
+};
+
+/* ward_attest_measure_process with the source of the mappings chosen. */
+WARD_NODISCARD int attest_measure_process_maps(int pid, const struct ward_attest_proc_ops *ops,
+                                               enum attest_maps how, uint8_t out[32]);
+
 #endif
