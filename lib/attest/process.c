@@ -115,6 +115,55 @@ static int is_module(const char *path)
 	return dir && n > 3 && strcmp(path + n - 3, ".so") == 0 && !strchr(dir + 10, '/');
 }
 
+/* A ward module: its hash joins the measurement (the fd is needed to read it). */
+static int hash_module(struct scan *s, const char *path, dev_t dev, ino_t ino)
+{
+	/* O_NONBLOCK: a FIFO put at the path must not stall the LAS (it fails the inode check). */
+	int fd = openat(s->rootfd, path + 1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return ward_error_errno("%.200s: cannot open a mapped file", path);
+	struct stat st;
+	int rc = 0;
+	uint8_t(*m)[32] = NULL;
+	if (fstat(fd, &st) < 0)
+		rc = ward_error_errno("%.200s", path);
+	else if (st.st_dev != dev || st.st_ino != ino)
+		rc = ward_error(WARD_E_DENIED, "%.200s was replaced after it was mapped", path);
+	else if (!(m = realloc(s->mods, (s->n_mods + 1) * sizeof *m)))
+		rc = ward_error(WARD_E_NOMEM, "out of memory");
+	else {
+		s->mods = m;
+		rc = hash_fd(s, fd, s->mods[s->n_mods]);
+		s->n_mods += rc == 0;
+	}
+	close(fd);
+	return rc;
+}
+
+/*
+ * Any other file must be one only root or the LAS's user can change. A stat
+ * is enough (no open and close for each of the dozens of libraries a client
+ * maps); the inode check says the path still names the mapped file.
+ */
+static int vet_file(struct scan *s, const char *path, dev_t dev, ino_t ino)
+{
+	struct stat st;
+	if (fstatat(s->rootfd, path + 1, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return ward_error_errno("%.200s: cannot stat a mapped file", path);
+	if (S_ISLNK(st.st_mode)) { /* the answer open(O_NOFOLLOW) gave */
+		errno = ELOOP;
+		return ward_error_errno("%.200s: cannot open a mapped file", path);
+	}
+	if (st.st_dev != dev || st.st_ino != ino)
+		return ward_error(WARD_E_DENIED, "%.200s was replaced after it was mapped", path);
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022))
+		return ward_error(WARD_E_DENIED,
+		                  "runs code from %.200s, which an unprivileged user can change "
+		                  "(owner uid %u, mode %04o)",
+		                  path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
 /* One executable file mapping: hash it if it is a ward module, else vet its owner. */
 static int examine(struct scan *s, const char *path, dev_t dev, ino_t ino)
 {
@@ -129,32 +178,7 @@ static int examine(struct scan *s, const char *path, dev_t dev, ino_t ino)
 	if (path[0] != '/' || strstr(path, " (deleted)"))
 		return ward_error(WARD_E_DENIED,
 		                  "runs code from a deleted or unnamed file (%.200s)", path);
-	int fd = openat(s->rootfd, path + 1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return ward_error_errno("%.200s: cannot open a mapped file", path);
-	struct stat st;
-	int rc = 0;
-	if (fstat(fd, &st) < 0)
-		rc = ward_error_errno("%.200s", path);
-	else if (st.st_dev != dev || st.st_ino != ino)
-		rc = ward_error(WARD_E_DENIED, "%.200s was replaced after it was mapped", path);
-	else if (is_module(path)) {
-		uint8_t(*m)[32] = realloc(s->mods, (s->n_mods + 1) * sizeof *m);
-		if (!m)
-			rc = ward_error(WARD_E_NOMEM, "out of memory");
-		else {
-			s->mods = m;
-			rc = hash_fd(s, fd, s->mods[s->n_mods]);
-			s->n_mods += rc == 0;
-		}
-	} else if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022)) {
-		rc = ward_error(WARD_E_DENIED,
-		                "runs code from %.200s, which an unprivileged user can change "
-		                "(owner uid %u, mode %04o)",
-		                path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
-	}
-	close(fd);
-	return rc;
+	return is_module(path) ? hash_module(s, path, dev, ino) : vet_file(s, path, dev, ino);
 }
 
 /* One executable mapping, from either source: code must come from a vetted file. */
