@@ -61,6 +61,63 @@ static void sizes(void)
 	}
 }
 
+/*
+ * write_fd from a file whose offset is not page-aligned (the mapping starts
+ * below it), after bytes given with write (the file path is then skipped
+ * for the first call), and twice on the same writer.
+ */
+static void write_fd_offsets(void)
+{
+	const size_t pre = 4097, n = (3u << 20) + 12345;
+	uint8_t *file = malloc(pre + n);
+	test_fill(file, pre + n, 77);
+	const char *path = tu_write_tmp("offsets.in", file, pre + n);
+	const struct {
+		size_t head;  /* bytes given with write before write_fd */
+		size_t split; /* if nonzero: write_fd, then write_fd again from here */
+		unsigned threads;
+	} cases[] = {{0, 0, 1}, {0, 0, 2}, {1000, 0, 2}, {65536, 0, 1}, {0, 70000, 2}};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		int in = open(path, O_RDONLY);
+		FILE *tmp = tmpfile();
+		int fd = fileno(tmp);
+		struct ward_c4gh_write_opts o = {.recipients = (const uint8_t(*)[32])alice_pk,
+		                                 .nrecipients = 1,
+		                                 .threads = cases[k].threads};
+		struct ward_c4gh_writer *w = NULL;
+		int rc = ward_c4gh_writer_open(fd, &o, &w);
+		if (!rc && cases[k].head)
+			rc = ward_c4gh_writer_write(w, file + pre, cases[k].head);
+		lseek(in, (off_t)(pre + cases[k].head), SEEK_SET);
+		if (!rc && cases[k].split) {
+			/* A file that ends at split, then grows to its full size. */
+			int part = open(tu_write_tmp("offsets.part", file, pre + cases[k].split),
+			                O_RDONLY);
+			lseek(part, (off_t)pre, SEEK_SET);
+			rc = ward_c4gh_writer_write_fd(w, part);
+			close(part);
+			lseek(in, (off_t)(pre + cases[k].split), SEEK_SET);
+		}
+		if (!rc)
+			rc = ward_c4gh_writer_write_fd(w, in);
+		rc = rc ? (ward_c4gh_writer_abort(w), rc) : ward_c4gh_writer_close(w);
+		struct tbuf c = {0}, p = {0};
+		off_t len = lseek(fd, 0, SEEK_END);
+		c.p = malloc((size_t)len + 1);
+		c.n = (size_t)pread(fd, c.p, (size_t)len, 0);
+		int ok = rc == 0 && tu_decrypt(&c, alice, NULL, 0, 2, 0, UINT64_MAX, &p) == 0 &&
+		         same(&p, file + pre, n);
+		CHECK(ok,
+		      "write_fd at offset %zu (+%zu by write, split %zu, %u threads): round trip",
+		      pre + cases[k].head, cases[k].head, cases[k].split, cases[k].threads);
+		tu_free(&c);
+		tu_free(&p);
+		close(in);
+		fclose(tmp);
+	}
+	free(file);
+}
+
 static void recipients(void)
 {
 	uint8_t pks[4][32];
@@ -353,6 +410,7 @@ int main(void)
 	ward_c4gh_seckey_public(bob, bob_pk);
 	ward_c4gh_seckey_public(carol, carol_pk);
 	sizes();
+	write_fd_offsets();
 	recipients();
 	editlists();
 	ranges();
