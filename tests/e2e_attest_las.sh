@@ -215,6 +215,62 @@ wait "$LAS_PID" 2>/dev/null
 start_las --no-cache && pass "restarts over a stale socket" || fail "restart: $(tail -3 "$T/las.log")"
 ok "no-cache query" "$WARD" las query --socket "$SOCK" --workload "$T/wl"
 [ "$(jfield "$T/.out" workload)" = "$(sha256 "$T/wl")" ] && pass "no-cache measurement" || fail "no-cache measurement"
+
+# ---- worker threads are reused; the connection cap answers "busy" ---------------------
+# The worker that served a query (a thread besides the main one) serves the next ones too.
+tasks() { ls "/proc/$LAS_PID/task" | sort; }
+"$WARD" las query --socket "$SOCK" >/dev/null 2>&1
+tasks >"$T/tasks0"
+for _ in $(seq 20); do "$WARD" las query --socket "$SOCK" >/dev/null 2>&1; done
+tasks >"$T/tasks1"
+[ "$(wc -l <"$T/tasks0")" -ge 2 ] && [ -z "$(comm -23 "$T/tasks0" "$T/tasks1")" ] &&
+	[ "$(wc -l <"$T/tasks1")" -le $(($(wc -l <"$T/tasks0") + 1)) ] &&
+	pass "20 requests in a row reuse the worker thread ($(wc -l <"$T/tasks1") threads)" ||
+	fail "worker threads not reused: $(tr '\n' ' ' <"$T/tasks0") -> $(tr '\n' ' ' <"$T/tasks1")"
+stop_las
+start_las --max-conns 2 || fail "restart with --max-conns 2: $(tail -3 "$T/las.log")"
+if [ -n "$PY" ]; then
+	"$PY" - "$SOCK" "$WARD" >"$T/py2.out" 2>&1 <<'EOF'
+import socket, subprocess, sys, time
+sock, ward = sys.argv[1], sys.argv[2]
+H = "ab" * 32
+good = ('{"nonce":"%s","report_data":"%s"}\n' % (H, H)).encode()
+def talk(data):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(sock)
+    try:
+        s.sendall(data)
+    except BrokenPipeError:
+        pass  # refused ("busy") before the request was sent: the answer is still there
+    out = b""
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        out += b
+    s.close()
+    return out
+idle = []
+for _ in range(2):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(sock); s.send(b'{"no'); idle.append(s)
+time.sleep(0.3)  # let the LAS accept both
+r = talk(good)
+print(("PASS: %s" if b"busy" in r else "FAIL: %s " + repr(r[:200])) % "a third connection over --max-conns 2 is answered busy")
+q = subprocess.run([ward, "las", "query", "--socket", sock], capture_output=True)
+print(("PASS: %s" if q.returncode != 0 and b"busy" in q.stderr else "FAIL: %s " + repr(q.stderr[:200]))
+      % "ward las query reports the LAS busy")
+for s in idle: s.close()
+r = b""
+for _ in range(50):  # the two workers see the closes and come back
+    r = talk(good)
+    if b'"evidence"' in r:
+        break
+    time.sleep(0.1)
+print(("PASS: %s" if b'"evidence"' in r else "FAIL: %s " + repr(r[:200])) % "served again once the stalled clients left")
+EOF
+	cat "$T/py2.out"
+fi
 kill "$LAS_PID"
 wait "$LAS_PID"
 rc=$?

@@ -161,10 +161,20 @@ int ward_attest_las_request(const char *socket_path, const uint8_t nonce[32],
 	char *buf = malloc(LAS_REPLY_MAX);
 	size_t n = 0;
 	int rc = buf ? 0 : ward_error(WARD_E_NOMEM, "out of memory");
-	if (rc == 0)
-		rc = send_request(s, req, (size_t)rl, workload_fd);
-	if (rc == 0)
+	int sent = rc == 0 ? send_request(s, req, (size_t)rl, workload_fd) : rc;
+	int sent_errno = errno;
+	/*
+	 * A LAS that refuses at once ("busy", a request too long) may answer and
+	 * close before it has read the request: its answer says more than EPIPE.
+	 */
+	if (rc == 0 && (sent == 0 || sent_errno == EPIPE || sent_errno == ECONNRESET)) {
 		rc = read_reply(s, buf, LAS_REPLY_MAX, &n);
+		if (rc < 0 && sent < 0)
+			rc = ward_error(WARD_E_IO, "cannot send to the LAS: %s",
+			                strerror(sent_errno));
+	} else if (rc == 0) {
+		rc = sent;
+	}
 	close(s);
 	if (rc == 0)
 		rc = decode_reply(buf, n, ev, len);

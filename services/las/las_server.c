@@ -2,7 +2,9 @@
  * `ward las` server: accepts local connections, identifies the peer with
  * SO_PEERCRED (and SO_PEERPIDFD when the kernel has it), measures the peer's
  * /proc/PID/exe and the workload fd it passed, and signs host evidence.
- * One thread per connection, capped; every request is one JSON line.
+ * Each connection is served by one thread at a time (capped), taken from a
+ * pool of threads that outlive their connection; every request is one JSON
+ * line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,18 +36,30 @@
 #define REQ_MAX  4096
 #define MAX_FDS  4
 #define STACK_SZ (256u * 1024u)
+#define IDLE_MS  10000 /* a worker thread with no connection for this long exits */
 
+/*
+ * The pool: every evidence request is a new connection, and creating (and
+ * reaping) a thread for each cost the LAS more than a wakeup does. A worker
+ * serves one connection at a time, start to end, so a slow or silent client
+ * holds only its own worker until its deadline, as a thread of its own did;
+ * the acceptor starts another worker whenever none is idle, so there are
+ * never fewer workers than connections to serve (at most max_conns).
+ */
 struct las {
 	const struct las_options *o;
 	struct ward_attest_key *key;
 	struct las_cache *cache;
-	atomic_uint active;
 	atomic_ulong granted, refused, hits;
-};
-
-struct conn {
-	struct las *las;
-	int fd;
+	pthread_mutex_t lock; /* guards everything below */
+	pthread_cond_t work;  /* a connection was queued, or stopping */
+	pthread_cond_t gone;  /* the last worker exited */
+	int *queue;           /* accepted, not yet taken: a ring of max_conns */
+	unsigned head, queued;
+	unsigned active;  /* connections queued or being served (the cap) */
+	unsigned threads; /* workers alive */
+	unsigned idle;    /* workers waiting for a connection */
+	int stopping;
 };
 
 struct request {
@@ -231,15 +245,13 @@ static void error_reply(char *reply, size_t cap, const char *msg)
 	json_object_put(o);
 }
 
-static void *conn_main(void *arg)
+static void serve(struct las *l, int fd)
 {
-	struct conn *cn = arg;
-	struct las *l = cn->las;
 	struct request r = {.nfds = 0};
 	struct ucred cr = {0};
 	char reply[1024];
 	ward_clear_error();
-	int rc = handle(l, cn->fd, &cr, &r, reply, sizeof reply);
+	int rc = handle(l, fd, &cr, &r, reply, sizeof reply);
 	for (int i = 0; i < r.nfds; i++)
 		close(r.fds[i]);
 	if (rc < 0) {
@@ -252,34 +264,93 @@ static void *conn_main(void *arg)
 		if (l->o->verbose)
 			log_line("evidence for pid %d uid %u", (int)cr.pid, (unsigned)cr.uid);
 	}
-	send(cn->fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
-	close(cn->fd);
-	free(cn);
-	atomic_fetch_sub(&l->active, 1);
+	send(fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+static struct timespec deadline_after(int ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+/* Takes queued connections until idle for IDLE_MS, or until stopping and none is left. */
+static void *worker_main(void *arg)
+{
+	struct las *l = arg;
+	pthread_mutex_lock(&l->lock);
+	for (;;) {
+		struct timespec until = deadline_after(IDLE_MS);
+		int rc = 0;
+		while (l->queued == 0 && !l->stopping && rc != ETIMEDOUT) {
+			l->idle++;
+			rc = pthread_cond_timedwait(&l->work, &l->lock, &until);
+			l->idle--;
+		}
+		if (l->queued == 0)
+			break;
+		int fd = l->queue[l->head];
+		l->head = (l->head + 1) % l->o->max_conns;
+		l->queued--;
+		pthread_mutex_unlock(&l->lock);
+		serve(l, fd);
+		pthread_mutex_lock(&l->lock);
+		l->active--;
+	}
+	if (--l->threads == 0)
+		pthread_cond_broadcast(&l->gone);
+	pthread_mutex_unlock(&l->lock);
 	return NULL;
 }
 
 static void dispatch(struct las *l, int fd, const pthread_attr_t *attr)
 {
-	if (atomic_fetch_add(&l->active, 1) >= l->o->max_conns) {
+	pthread_mutex_lock(&l->lock);
+	if (l->active >= l->o->max_conns) {
+		pthread_mutex_unlock(&l->lock);
 		static const char busy[] = "{\"error\":\"LAS busy: too many connections\"}\n";
+		/* Closing with the request unread would reset the connection before the
+		 * client reads the answer: take what it has sent (passed fds are dropped). */
+		char sink[REQ_MAX];
+		if (recv(fd, sink, sizeof sink, MSG_DONTWAIT) < 0) {
+			/* nothing sent yet: the answer may then be lost, the refusal is not */
+		}
 		send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 		close(fd);
-		atomic_fetch_sub(&l->active, 1);
 		return;
 	}
-	struct conn *cn = malloc(sizeof *cn);
+	/* queued <= active < max_conns: the ring has room. */
+	l->queue[(l->head + l->queued) % l->o->max_conns] = fd;
+	l->queued++;
+	l->active++;
+	/* Each idle worker takes one queued connection; start a worker if they are too few. */
+	int spawn = l->idle < l->queued && l->threads < l->o->max_conns;
+	if (spawn)
+		l->threads++;
+	else
+		pthread_cond_signal(&l->work);
+	pthread_mutex_unlock(&l->lock);
 	pthread_t t;
-	if (cn) {
-		cn->las = l;
-		cn->fd = fd;
-		if (pthread_create(&t, attr, conn_main, cn) == 0)
-			return;
-		free(cn);
+	if (!spawn || pthread_create(&t, attr, worker_main, l) == 0)
+		return;
+	log_line("cannot start a worker thread");
+	pthread_mutex_lock(&l->lock);
+	l->threads--;
+	/* With no worker at all nothing would ever take the queue: refuse what waits. */
+	while (l->threads == 0 && l->queued > 0) {
+		close(l->queue[l->head]);
+		l->head = (l->head + 1) % l->o->max_conns;
+		l->queued--;
+		l->active--;
 	}
-	close(fd);
-	atomic_fetch_sub(&l->active, 1);
-	log_line("cannot start a connection thread");
+	pthread_mutex_unlock(&l->lock);
 }
 
 /* Creates the parent directory if missing; refuses to replace a live socket. */
@@ -381,9 +452,48 @@ static void accept_loop(struct las *l, int s, int sigfd)
 	pthread_attr_destroy(&attr);
 }
 
+/* The pool's lock, condition variables (on CLOCK_MONOTONIC) and queue. */
+static int pool_init(struct las *l)
+{
+	pthread_condattr_t ca;
+	if (l->o->max_conns == 0)
+		return ward_error(WARD_E_INVAL, "max_conns must be at least 1");
+	l->queue = calloc(l->o->max_conns, sizeof *l->queue);
+	if (!l->queue)
+		return ward_error(WARD_E_NOMEM, "out of memory");
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->work, &ca);
+	pthread_cond_init(&l->gone, NULL);
+	pthread_condattr_destroy(&ca);
+	return 0;
+}
+
+/*
+ * Wakes every worker to finish what is queued and exit, and waits for them
+ * up to 5 s (a connection being served ends within its read deadline). 1
+ * if they are all gone, 0 if some still run: they keep key and cache alive.
+ */
+static int pool_stop(struct las *l)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	pthread_mutex_lock(&l->lock);
+	l->stopping = 1;
+	pthread_cond_broadcast(&l->work);
+	int rc = 0;
+	while (l->threads > 0 && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&l->gone, &l->lock, &until);
+	int all = l->threads == 0;
+	pthread_mutex_unlock(&l->lock);
+	return all;
+}
+
 int las_serve(const struct las_options *o, struct ward_attest_key *key)
 {
-	/* On the heap: connection threads still running at exit must not see a dead frame. */
+	/* On the heap: worker threads still running at exit must not see a dead frame. */
 	struct las *l = calloc(1, sizeof *l);
 	if (!l) {
 		ward_attest_key_free(key);
@@ -391,14 +501,22 @@ int las_serve(const struct las_options *o, struct ward_attest_key *key)
 	}
 	l->o = o;
 	l->key = key;
+	int rc = pool_init(l);
+	if (rc < 0) {
+		free(l);
+		ward_attest_key_free(key);
+		return rc;
+	}
 	int sigfd = stop_pipe();
-	int rc = sigfd < 0 ? ward_error_errno("pipe") : 0;
+	if (sigfd < 0)
+		rc = ward_error_errno("pipe");
 	l->cache = rc == 0 ? las_cache_new(o->cache_entries) : NULL;
 	if (rc == 0 && !l->cache)
 		rc = ward_error(WARD_E_NOMEM, "out of memory");
 	int s = rc == 0 ? make_socket(o->socket_path, o->socket_mode) : -1;
 	if (rc == 0 && s < 0)
 		rc = s;
+	int all_gone = 1;
 	if (rc == 0) {
 		uint8_t pk[32];
 		char hex[65];
@@ -408,9 +526,7 @@ int las_serve(const struct las_options *o, struct ward_attest_key *key)
 		accept_loop(l, s, sigfd);
 		close(s);
 		unlink(o->socket_path);
-		/* Let running connections finish (they time out on their own). */
-		for (int i = 0; i < 500 && atomic_load(&l->active) > 0; i++)
-			usleep(10000);
+		all_gone = pool_stop(l);
 		log_line("stopped: %lu evidence signed, %lu refused, %lu cache hits",
 		         atomic_load(&l->granted), atomic_load(&l->refused), atomic_load(&l->hits));
 	}
@@ -420,10 +536,14 @@ int las_serve(const struct las_options *o, struct ward_attest_key *key)
 		close(sigfd);
 		close(stop_fd);
 	}
-	/* Threads still running after the grace period keep key and cache alive. */
-	if (atomic_load(&l->active) == 0) {
+	/* Workers still running after the grace period keep key, cache and pool alive. */
+	if (all_gone) {
 		las_cache_free(l->cache);
 		ward_attest_key_free(key);
+		pthread_cond_destroy(&l->work);
+		pthread_cond_destroy(&l->gone);
+		pthread_mutex_destroy(&l->lock);
+		free(l->queue);
 		free(l);
 	}
 	return rc;
