@@ -122,4 +122,10 @@ struct c4gh_extent {
 };
 int c4gh_editlist_extents(const uint64_t *edit, size_t n, struct c4gh_extent **out, size_t *nout);
 
+/* ---- mapping.c: reading a mapped input file ---- */
+/* Faults in the pages under [p, p + n) at once; -1 if they cannot be read (file shrank). */
+int c4gh_populate(const uint8_t *p, size_t n);
+/* Drops the mapping of the whole pages under [p, p + n) (the page cache keeps them). */
+void c4gh_unmap_pages(const uint8_t *p, size_t n);
+
 #endif

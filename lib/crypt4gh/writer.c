@@ -38,23 +38,6 @@ struct ward_c4gh_writer {
 	int err;
 };
 
-static long page_size(void)
-{
-	static long page;
-	if (!page)
-		page = sysconf(_SC_PAGESIZE);
-	return page;
-}
-
-/* The page-aligned span [*start, *start + *len) holding n bytes at p. */
-static void page_span(const uint8_t *p, size_t n, uint8_t **start, size_t *len)
-{
-	uintptr_t mask = (uintptr_t)page_size() - 1;
-	uintptr_t a = (uintptr_t)p & ~mask, e = ((uintptr_t)p + n + mask) & ~mask;
-	*start = (uint8_t *)a;
-	*len = e - a;
-}
-
 /* Reads the batch's plaintext into its slots when the mapping cannot be used. */
 static int pread_input(struct wbatch *b)
 {
@@ -75,45 +58,13 @@ static int pread_input(struct wbatch *b)
 	return 0;
 }
 
-/*
- * Faults the batch's pages in with one call: cheaper than a fault per 64 KiB,
- * and a file truncated under us gives an error here instead of SIGBUS later.
- */
-static int populate(const uint8_t *src, size_t n)
-{
-#ifdef MADV_POPULATE_READ
-	uint8_t *start;
-	size_t len;
-	page_span(src, n, &start, &len);
-	if (madvise(start, len, MADV_POPULATE_READ) != 0 && errno != EINVAL)
-		return -1; /* EINVAL: a kernel before 5.14, plain faults will do */
-#else
-	(void)src;
-	(void)n;
-#endif
-	return 0;
-}
-
-/*
- * Unmaps the pages of a sealed batch (they stay in the page cache): without
- * this, every page of the input would count in our RSS by the end. A page
- * shared with a neighbouring batch still being sealed is simply faulted in
- * again: the mapping is read-only.
- */
-static void release_input(const struct wbatch *b)
-{
-	uint8_t *start;
-	size_t len;
-	page_span(b->src, (size_t)(b->nseg - 1) * C4GH_SEG + b->lastlen, &start, &len);
-	madvise(start, len, MADV_DONTNEED);
-}
-
 static void wbatch_seal(struct c4gh_job *job, struct c4gh_aead *a)
 {
 	struct wbatch *b = (struct wbatch *)job;
 	size_t total = (size_t)(b->nseg - 1) * C4GH_SEG + b->lastlen;
 	const uint8_t *src = b->src;
-	if (src && populate(src, total) != 0)
+	/* One call faults the batch in; a file truncated under us fails here, not with SIGBUS. */
+	if (src && c4gh_populate(src, total) != 0)
 		src = NULL;
 	if (b->src_off >= 0 && !src)
 		b->err = pread_input(b);
@@ -130,8 +81,9 @@ static void wbatch_seal(struct c4gh_job *job, struct c4gh_aead *a)
 		b->err = src ? c4gh_aead_seal_to(a, b->w->key, src + (size_t)j * C4GH_SEG, len, seg)
 		             : c4gh_aead_seal(a, b->w->key, seg, len);
 	}
+	/* Sealed: drop the pages, or by the end all the input would count in our RSS. */
 	if (b->src)
-		release_input(b);
+		c4gh_unmap_pages(b->src, total);
 }
 
 static struct wbatch *filling(struct ward_c4gh_writer *w)
@@ -244,12 +196,12 @@ static ssize_t read_into_batch(struct ward_c4gh_writer *w, int in_fd)
 /*
  * Maps the input from off to its current end once, for the whole run: a
  * mapping per batch cost a quarter of the time in mmap, munmap and page
- * faults. Sealed batches are dropped from it (release_input), so RSS stays
- * flat. NULL if the file cannot be mapped: batches then pread.
+ * faults. Sealed batches are dropped from it (c4gh_unmap_pages), so RSS
+ * stays flat. NULL if the file cannot be mapped: batches then pread.
  */
 static const uint8_t *map_whole_input(struct ward_c4gh_writer *w, int fd, off_t off, off_t end)
 {
-	off_t start = off & ~(off_t)(page_size() - 1);
+	off_t start = off & ~(off_t)(sysconf(_SC_PAGESIZE) - 1);
 	size_t len = (size_t)(end - start);
 	if ((off_t)len != end - start)
 		return NULL;
