@@ -3,6 +3,7 @@
 #define WARD_C4GH_INTERNAL_H
 
 #include <stdint.h>
+#include <sys/types.h>
 #include <stddef.h>
 
 #include "core/core_internal.h"
@@ -123,6 +124,8 @@ struct c4gh_extent {
 int c4gh_editlist_extents(const uint64_t *edit, size_t n, struct c4gh_extent **out, size_t *nout);
 
 /* ---- mapping.c: reading a mapped input file ---- */
+/* Maps len bytes of fd from start (page-aligned) read-only, huge-page friendly; NULL on failure. */
+uint8_t *c4gh_map_file(int fd, off_t start, size_t len);
 /* Faults in the pages under [p, p + n) at once; -1 if they cannot be read (file shrank). */
 int c4gh_populate(const uint8_t *p, size_t n);
 /* Drops the mapping of the whole pages under [p, p + n) (the page cache keeps them). */

@@ -17,6 +17,47 @@ static void page_span(const uint8_t *p, size_t n, uint8_t **start, size_t *len)
 	*len = e - a;
 }
 
+#define PMD_SIZE_BYTES ((uintptr_t)2 << 20)
+
+/*
+ * Page-cache folios of 2 MiB (what readahead builds for a file read from
+ * disk) can be mapped with one page-table entry each instead of 512, which
+ * takes most of the cost of reading through a mapping away. That needs the
+ * address congruent to the file offset modulo 2 MiB and MADV_HUGEPAGE: the
+ * address is chosen inside a larger reservation. Smaller folios map as usual.
+ */
+uint8_t *c4gh_map_file(int fd, off_t start, size_t len)
+{
+	const uintptr_t A = PMD_SIZE_BYTES;
+	uint8_t *m = MAP_FAILED;
+	if (len <= SIZE_MAX - 2 * A) {
+		uint8_t *r = mmap(NULL, len + 2 * A, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (r != MAP_FAILED) {
+			uintptr_t want =
+			    (((uintptr_t)r + A - 1) & ~(A - 1)) + ((uintptr_t)start & (A - 1));
+			m = mmap((void *)want, len, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, start);
+			uint8_t *tail = (uint8_t *)want + len, *rend = r + len + 2 * A;
+			if (m == MAP_FAILED) {
+				munmap(r, len + 2 * A);
+			} else {
+				if ((uint8_t *)want > r)
+					munmap(r, (size_t)((uint8_t *)want - r));
+				if (rend > tail)
+					munmap(tail, (size_t)(rend - tail));
+			}
+		}
+	}
+	if (m == MAP_FAILED)
+		m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, start);
+	if (m == MAP_FAILED)
+		return NULL;
+	madvise(m, len, MADV_SEQUENTIAL);
+#ifdef MADV_HUGEPAGE
+	madvise(m, len, MADV_HUGEPAGE);
+#endif
+	return m;
+}
+
 int c4gh_populate(const uint8_t *p, size_t n)
 {
 #ifdef MADV_POPULATE_READ

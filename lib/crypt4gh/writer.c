@@ -205,13 +205,12 @@ static const uint8_t *map_whole_input(struct ward_c4gh_writer *w, int fd, off_t 
 	size_t len = (size_t)(end - start);
 	if ((off_t)len != end - start)
 		return NULL;
-	void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, start);
-	if (m == MAP_FAILED)
+	uint8_t *m = c4gh_map_file(fd, start, len);
+	if (!m)
 		return NULL;
-	madvise(m, len, MADV_SEQUENTIAL);
 	w->imap = m;
 	w->imap_len = len;
-	return (const uint8_t *)m + (off - start);
+	return m + (off - start);
 }
 
 /*
