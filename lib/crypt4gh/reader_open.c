@@ -1,6 +1,7 @@
 /* Opening and closing a Crypt4GH reader: header, edit list, geometry, worker pipeline. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,9 +63,32 @@ static void setup_geometry(struct ward_c4gh_reader *r)
 	r->size = (int64_t)total;
 }
 
+/*
+ * With one thread, the segments of a regular file are mapped once for the
+ * whole read (2 MiB page-cache folios then map with one entry each, see
+ * mapping.c), and each batch drops its pages when done. Its batches of
+ * 65 564-byte segments straddle folios, so a batch keeps up to two folios
+ * mapped: with more threads that would break the RSS bound, and they map
+ * each batch on its own instead (reader.c, batch_source).
+ */
+static void map_data(struct ward_c4gh_reader *r)
+{
+	uint64_t start = (uint64_t)r->base + r->header_len;
+	if (r->data_end <= start)
+		return;
+	off_t at = (off_t)start & ~(off_t)(sysconf(_SC_PAGESIZE) - 1);
+	size_t len = (size_t)(r->data_end - (uint64_t)at);
+	if ((r->imap = c4gh_map_file(r->fd, at, len))) {
+		r->imap_len = len;
+		r->imap_start = at;
+	}
+}
+
 static int setup_pipeline(struct ward_c4gh_reader *r, unsigned threads)
 {
 	unsigned t = c4gh_thread_count(threads);
+	if (t == 1 && r->seekable)
+		map_data(r);
 	r->pool = c4gh_pool_new(t);
 	if (!r->pool)
 		return ward_error(WARD_E_NOMEM, "cannot start worker threads");
@@ -158,6 +182,8 @@ void ward_c4gh_reader_free(struct ward_c4gh_reader *r)
 		free(b);
 	}
 	free(r->batches);
+	if (r->imap)
+		munmap((void *)r->imap, r->imap_len);
 	free(r->ext);
 	free(r->cum);
 	c4gh_header_clear(&r->hdr);
