@@ -8,10 +8,16 @@
 
 #include "ward/secmem.h"
 
-#define HDR        16u /* block header: class and requested size, keeps 16-byte alignment */
-#define MIN_SHIFT  6u  /* smallest class: 64 bytes */
-#define CLASSES    15u /* 64 B .. 1 MiB */
-#define POOL_DEPTH 64u /* free blocks kept per class */
+#define HDR       16u /* block header: class and requested size, keeps 16-byte alignment */
+#define MIN_SHIFT 6u  /* smallest class: 64 bytes */
+#define CLASSES   15u /* 64 B .. 1 MiB */
+/*
+ * Free blocks kept per class. A block costs at least one locked page, so
+ * small classes keep up to 256 (a server with a few hundred requests in
+ * flight reuses them instead of paying mmap, mprotect and mlock, whose TLB
+ * shootdowns stall every thread) and large ones fewer: at most ~1 MiB each.
+ */
+#define POOL_DEPTH 256u
 #define BIG        0xffu
 
 struct pool {
@@ -29,6 +35,14 @@ static void init(void)
 	for (unsigned i = 0; i < CLASSES; i++)
 		pthread_mutex_init(&pools[i].mu, NULL);
 	init_ok = sodium_init() >= 0;
+}
+
+static unsigned depth_of(unsigned cls)
+{
+	size_t block = (size_t)1 << (MIN_SHIFT + cls), keep = (size_t)1 << 20;
+	size_t pages = (block + 4095) / 4096;
+	size_t d = keep / (pages * 4096);
+	return d > POOL_DEPTH ? POOL_DEPTH : d < 4 ? 4 : (unsigned)d;
 }
 
 struct hdr {
@@ -72,7 +86,7 @@ void ward_secmem_free(void *p)
 	if (h.cls != BIG && h.cls < CLASSES) {
 		struct pool *pl = &pools[h.cls];
 		pthread_mutex_lock(&pl->mu);
-		if (pl->n < POOL_DEPTH) {
+		if (pl->n < depth_of(h.cls)) {
 			pl->free[pl->n++] = b;
 			b = NULL;
 		}
