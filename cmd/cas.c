@@ -23,6 +23,7 @@ static const char USAGE[] =
     "       ward cas serve   [--data DIR] [--dev] [--owner-listen HOST:PORT]\n"
     "                        [--workload-listen HOST:PORT] [--port-file FILE]\n"
     "                        [--tls-cert PEM --tls-key PEM] [--insecure-allow-mode-none]\n"
+    "                        [--audit-sync-each]\n"
     "       ward cas unseal  [--data DIR]        (shares on standard input, one per line)\n"
     "       ward cas status  [--data DIR]\n"
     "       ward cas audit verify [--data DIR] [--key HEX] [--witness SEQ:HASH]\n"
@@ -187,6 +188,7 @@ static int cmd_serve(int argc, char **argv)
 	                                     {"tls-cert", required_argument, NULL, 'c'},
 	                                     {"tls-key", required_argument, NULL, 'K'},
 	                                     {"insecure-allow-mode-none", no_argument, NULL, 'I'},
+	                                     {"audit-sync-each", no_argument, NULL, 'S'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {0, 0, 0, 0}};
 	struct cas_opts o = {.owner_addr = "127.0.0.1:8081", .workload_addr = "127.0.0.1:18765"};
@@ -216,6 +218,9 @@ static int cmd_serve(int argc, char **argv)
 			break;
 		case 'I':
 			o.insecure_none = 1;
+			break;
+		case 'S':
+			o.audit_sync_each = 1;
 			break;
 		case 'h':
 			fputs(USAGE, stdout);

@@ -88,3 +88,15 @@ grep -c '"event":"attestation.granted"' "$D/audit.log" | grep -q '^[5-9]' &&
 	pass "every grant is in the audit log" || fail "grants: $(grep -c attestation.granted "$D/audit.log")"
 stop_cas && pass "service stops" || fail "stop"
 ok "audit chain verifies" "$WARD" cas audit verify --data "$D"
+
+# --audit-sync-each: every grant waits for the disk; same results, same log.
+n0=$(grep -c '"event":"attestation.granted"' "$D/audit.log")
+start_cas "$D" --dev --audit-sync-each && pass "restart with --audit-sync-each" || fail "restart: $(cat "$D.err")"
+export WARD_CAS_ADDR="$WORKLOAD"
+"$WARD" run --config "$S/process-provided" <"$T/provided.c4gh" >"$T/provided2.ids" 2>>"$T/run.err"
+same "an attestation under --audit-sync-each" "$T/provided2.ids" \
+	"$DATA/vcf/expected/scone-example-input.first-id.txt"
+[ "$(grep -c '"event":"attestation.granted"' "$D/audit.log")" = $((n0 + 1)) ] &&
+	pass "its grant is in the log" || fail "grants after restart"
+stop_cas && pass "service stops" || fail "stop"
+ok "audit chain verifies" "$WARD" cas audit verify --data "$D"

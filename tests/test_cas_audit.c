@@ -240,6 +240,33 @@ static void test_fail_closed(void)
 	CHECK_RC(verify(NULL, &rep), 0, "log verifies after the failure");
 }
 
+/* Appends that do not wait: written at once, durable (ward_audit_last) only after a sync. */
+static void test_nowait(void)
+{
+	struct ward_audit *a = NULL;
+	CHECK_RC(ward_audit_open(logpath, sk, &a), 0, "open");
+	if (!a)
+		return;
+	struct ward_audit_pos before, p1, p2, durable;
+	ward_audit_last(a, &before);
+	struct stat st0, st1;
+	stat(logpath, &st0);
+	CHECK_RC(ward_audit_append_nowait(a, "fast.one", NULL, &p1), 0, "append without waiting");
+	CHECK_RC(ward_audit_append_nowait(a, "fast.two", NULL, &p2), 0, "and another");
+	stat(logpath, &st1);
+	ward_audit_last(a, &durable);
+	CHECK(st1.st_size > st0.st_size && p2.seq == before.seq + 2,
+	      "both entries are in the file at once (sequence %llu)", (unsigned long long)p2.seq);
+	CHECK(durable.seq == before.seq, "but not yet reported durable");
+	CHECK_RC(ward_audit_sync(a), 0, "sync");
+	ward_audit_last(a, &durable);
+	CHECK(durable.seq == p2.seq && memcmp(durable.hash, p2.hash, 32) == 0,
+	      "after the sync the last durable entry is the last one written");
+	ward_audit_close(a);
+	struct ward_audit_report rep;
+	CHECK_RC(verify(NULL, &rep), 0, "the log verifies");
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -251,5 +278,6 @@ int main(void)
 	test_tampering(&anchor);
 	test_torn_tail();
 	test_fail_closed();
+	test_nowait();
 	return test_done();
 }

@@ -68,6 +68,20 @@ WARD_EXPORT WARD_NODISCARD int ward_audit_append(struct ward_audit *a, const cha
                                                  struct json_object *fields,
                                                  struct ward_audit_pos *pos) WARD_NONNULL(1, 2);
 
+/*
+ * The same, but returns once the entry is written (write(2): it survives the
+ * process being killed) without waiting for it to reach the disk; a later
+ * ward_audit_sync makes it durable. For high-rate events whose loss in a
+ * power failure is acceptable for a short window.
+ */
+WARD_EXPORT WARD_NODISCARD int ward_audit_append_nowait(struct ward_audit *a, const char *event,
+                                                        struct json_object *fields,
+                                                        struct ward_audit_pos *pos)
+    WARD_NONNULL(1, 2);
+
+/* Makes every entry written so far durable (fdatasync, shared with concurrent callers). */
+WARD_EXPORT WARD_NODISCARD int ward_audit_sync(struct ward_audit *a) WARD_NONNULL(1);
+
 /* The latest durable position. */
 WARD_EXPORT void ward_audit_last(struct ward_audit *a, struct ward_audit_pos *pos)
     WARD_NONNULL(1, 2);

@@ -177,8 +177,13 @@ WARD_EXPORT WARD_NODISCARD int ward_store_trust_list(struct ward_store *st,
 /*
  * Appends an event (attestation granted/denied, ...) and advances the
  * checkpoint. Fails (WARD_E_IO) if the log cannot be written: callers then
- * refuse the request. WARD_E_SEALED while sealed.
+ * refuse the request. WARD_E_SEALED while sealed. Returns once the entry is
+ * written; the background checkpointer makes it durable within 50 ms (a
+ * power failure can lose that window), unless ward_store_audit_sync_each
+ * asked for a sync before every return. Session changes always wait.
  */
+WARD_EXPORT void ward_store_audit_sync_each(struct ward_store *st, int each) WARD_NONNULL(1);
+
 WARD_EXPORT WARD_NODISCARD int ward_store_audit(struct ward_store *st, const char *event,
                                                 struct json_object *fields) WARD_NONNULL(1, 2);
 

@@ -293,8 +293,8 @@ static int wait_durable(struct ward_audit *a, off_t target)
 	return 0;
 }
 
-int ward_audit_append(struct ward_audit *a, const char *event, json_object *fields,
-                      struct ward_audit_pos *pos)
+static int append(struct ward_audit *a, const char *event, json_object *fields,
+                  struct ward_audit_pos *pos, int wait)
 {
 	pthread_mutex_lock(&a->mu);
 	int rc;
@@ -316,10 +316,32 @@ int ward_audit_append(struct ward_audit *a, const char *event, json_object *fiel
 		memcpy(a->pending.hash, a->hash, 32);
 		if (pos)
 			*pos = a->pending;
-		rc = wait_durable(a, a->written);
+		if (wait)
+			rc = wait_durable(a, a->written);
 	}
 	free(line);
 out:
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+int ward_audit_append(struct ward_audit *a, const char *event, json_object *fields,
+                      struct ward_audit_pos *pos)
+{
+	return append(a, event, fields, pos, 1);
+}
+
+int ward_audit_append_nowait(struct ward_audit *a, const char *event, json_object *fields,
+                             struct ward_audit_pos *pos)
+{
+	return append(a, event, fields, pos, 0);
+}
+
+int ward_audit_sync(struct ward_audit *a)
+{
+	pthread_mutex_lock(&a->mu);
+	int rc = a->broken ? ward_error(WARD_E_IO, "audit log unavailable after an earlier failure")
+	                   : wait_durable(a, a->written);
 	pthread_mutex_unlock(&a->mu);
 	return rc;
 }

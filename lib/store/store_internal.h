@@ -48,6 +48,7 @@ struct ward_store {
 	struct ward_audit_pos want;
 	pthread_t ckpt;
 	int ckpt_running, ckpt_stop, ckpt_failed;
+	int audit_each; /* ward_store_audit waits for the disk (ward_store_audit_sync_each) */
 	struct store_reader readers[STORE_READERS];
 	unsigned next_reader;
 	/* Enrolled platforms [0] and launchers [1], cached; trust_gen counts changes. */

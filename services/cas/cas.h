@@ -17,6 +17,7 @@ struct cas_opts {
 	const char *tls_cert, *tls_key; /* default DATA/tls/server.{crt,key} */
 	int dev;                        /* --dev: auto-initialise, auto-unseal, loud banner */
 	int insecure_none;              /* --insecure-allow-mode-none */
+	int audit_sync_each;            /* --audit-sync-each: every grant waits for the disk */
 };
 
 /* Runs the service until SIGINT/SIGTERM. Returns a process exit code. */

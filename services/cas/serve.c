@@ -209,6 +209,8 @@ int cas_serve(const struct cas_opts *o)
 	struct cas_state cs = {.opts = o};
 	if (!rc)
 		rc = open_store(o, &cs.store);
+	if (!rc)
+		ward_store_audit_sync_each(cs.store, o->audit_sync_each);
 	if (!rc && !(cs.nonces = cas_nonces_new()))
 		rc = ward_error(WARD_E_NOMEM, "out of memory");
 	/* Block the stop signals before any thread starts, so only sigwait below sees them. */
