@@ -3,6 +3,9 @@
 # per second with 50 concurrent clients, p50/p99 latency, and session creates per second.
 # Baseline measured in the same run: bare HTTPS requests (GET of a missing path: 404) with the
 # same 50 clients, i.e. what TLS and HTTP alone cost. Targets (2 cores): >= 1000 att/s, p99 < 10 ms.
+# Load generators: bench/cas_bench.c (one thread per client: closed loop, and open loop for
+# comparison) and bench/cas_bench_loop.c (the 50 clients driven by one event-loop thread, open
+# loop at 1000/s: the latency target is judged on it, as its own threads do not crowd the cores).
 #   bench/cas.sh [BUILD]     CAS_BENCH_SECONDS (default 5), CAS_BENCH_CLIENTS (default 50)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,9 +24,12 @@ trap cleanup EXIT
 
 PKGS="libsodium libcurl json-c libcrypto libssl sqlite3 yaml-0.1 gnutls"
 DRIVER="$BUILD/bench/cas_bench"
+LOOP="$BUILD/bench/cas_bench_loop"
 mkdir -p "$BUILD/bench"
-cc -O2 -std=c17 -D_GNU_SOURCE -pthread -Iinclude -Ilib -o "$DRIVER" bench/cas_bench.c \
-	"$BUILD/lib/libward.a" $(pkg-config --cflags --libs $PKGS) -lm
+for d in cas_bench cas_bench_loop; do
+	cc -O2 -std=c17 -D_GNU_SOURCE -pthread -Iinclude -Ilib -o "$BUILD/bench/$d" "bench/$d.c" \
+		"$BUILD/lib/libward.a" $(pkg-config --cflags --libs $PKGS) -lm
+done
 
 "$WARD" cas serve --dev --data "$T/cas" --owner-listen 127.0.0.1:0 --workload-listen 127.0.0.1:0 \
 	--port-file "$T/ports" >"$T/cas.out" 2>"$T/cas.err" &
@@ -39,7 +45,7 @@ PIDS+=($!)
 for _ in $(seq 100); do "$WARD" las query --socket "$T/las.sock" >/dev/null 2>&1 && break; sleep 0.05; done
 # The driver is the "launcher" the LAS measures: enrol its measurement for this run only.
 "$WARD" cas platform add --data "$T/cas" "$(sed -n 's/^platform //p' "$T/las.init")" \
-	--launcher "$(sha256sum "$DRIVER" | cut -d' ' -f1)"
+	--launcher "$(sha256sum "$DRIVER" | cut -d' ' -f1)" --launcher "$(sha256sum "$LOOP" | cut -d' ' -f1)"
 cat >"$T/s.yml" <<EOF
 name: bench
 secrets: [{name: K, kind: binary, size: 32}, {name: R, kind: x25519}]
@@ -81,8 +87,12 @@ awk -v c=$((c1 - c0)) -v l=$((l1 - l0)) -v d="$drv" -v n="$n" -v hz="$(getconf C
 }'
 # With 50 clients in a closed loop, Little's law ties latency to throughput (50 in flight at
 # 1000/s is 50 ms each); the latency target is measured at an offered 1000/s instead.
-open=$(CAS_BENCH_RATE=$((1000 / CLIENTS)) drive attest "$WL" "$CLIENTS")
-echo "  attest    offered 1000/s (open):  $open"
+# Open loop twice: 50 clients as 50 threads, and 50 clients driven by one event-loop thread (as
+# wrk or h2load do). The threaded generator's own 50 threads lengthen the tail it measures.
+othr=$(CAS_BENCH_RATE=$((1000 / CLIENTS)) drive attest "$WL" "$CLIENTS")
+echo "  attest    offered 1000/s, 50 threads:    $othr"
+open=$("$LOOP" "$WL" "$CA" bench/s "$T/las.sock" /bin/true "$CLIENTS" "$SECS" 1000)
+echo "  attest    offered 1000/s, event loop:    $open"
 crt=$(drive create "$OWNER" 8 "$T/cas/tls/client.crt" "$T/cas/tls/client.key")
 echo "  create    sessions (8 clients):   $crt"
 br=$(echo "$base" | field rate)
@@ -92,7 +102,7 @@ orate=$(echo "$open" | field rate)
 cr=$(echo "$crt" | field rate)
 awk -v a="$ar" -v b="$br" -v p="$ap99" -v c="$cr" -v o="$orate" 'BEGIN {
 	printf "  attestations/s %.0f (saturated) = %.2f x baseline requests/s\n", a, a / b
-	printf "  at an offered 1000/s: served %.0f/s, p99 %.2f ms\n", o, p
+	printf "  at an offered 1000/s (event-loop generator): served %.0f/s, p99 %.2f ms\n", o, p
 	printf "  session creates/s %.0f = %.3f x baseline requests/s\n", c, c / b
 	printf "  targets (>= 1000/s, p99 < 10 ms): %s\n", (a >= 1000 && o >= 950 && p < 10) ? "met" : "NOT met"
 }'
