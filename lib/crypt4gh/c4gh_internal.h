@@ -123,12 +123,27 @@ struct c4gh_extent {
 };
 int c4gh_editlist_extents(const uint64_t *edit, size_t n, struct c4gh_extent **out, size_t *nout);
 
-/* ---- mapping.c: reading a mapped input file ---- */
-/* Maps len bytes of fd from start (page-aligned) read-only, huge-page friendly; NULL on failure. */
-uint8_t *c4gh_map_file(int fd, off_t start, size_t len);
+/* ---- mapping.c: reading an input file through one long-lived mapping ---- */
+#define C4GH_FOLIO_MAX ((size_t)2 << 20) /* the largest page-cache folio (a PMD) */
+
+struct c4gh_map {
+	uint8_t *base; /* page-aligned; NULL when nothing is mapped */
+	size_t len;
+	off_t start; /* file offset of base */
+};
+/* Maps [off, end) of fd read-only, huge-page friendly; the byte at off, or NULL. */
+const uint8_t *c4gh_map_file(struct c4gh_map *m, int fd, off_t off, off_t end);
+/* The byte at file offset off if [off, off + n) is mapped, else NULL. */
+const uint8_t *c4gh_map_at(const struct c4gh_map *m, off_t off, size_t n);
+/* 1 if p points into the mapping (and not, say, into a read buffer). */
+int c4gh_map_holds(const struct c4gh_map *m, const uint8_t *p);
+void c4gh_map_close(struct c4gh_map *m);
 /* Faults in the pages under [p, p + n) at once; -1 if they cannot be read (file shrank). */
 int c4gh_populate(const uint8_t *p, size_t n);
-/* Drops the mapping of the whole pages under [p, p + n) (the page cache keeps them). */
-void c4gh_unmap_pages(const uint8_t *p, size_t n);
+/*
+ * Drops the pages under [p, p + n), widened by around bytes each way and
+ * clipped to the mapping (the page cache keeps them).
+ */
+void c4gh_map_drop(const struct c4gh_map *m, const uint8_t *p, size_t n, size_t around);
 
 #endif

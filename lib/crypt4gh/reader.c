@@ -10,21 +10,6 @@
 #include "crypt4gh/pool.h"
 #include "crypt4gh/reader_internal.h"
 
-/*
- * Drops the mapping around a decrypted batch. Faults map whole page-cache
- * folios (up to 2 MiB), which batches of 65 564-byte segments straddle: the
- * parts outside the batch would stay mapped and grow RSS, so the span is
- * widened by a folio each way. A neighbour still in use just faults again.
- */
-static void drop_pages(const struct ward_c4gh_reader *r, const uint8_t *src, size_t n)
-{
-	const size_t folio = 2u << 20;
-	const uint8_t *from = (size_t)(src - r->imap) > folio ? src - folio : r->imap;
-	const uint8_t *end = r->imap + r->imap_len;
-	size_t len = (size_t)(src - from) + n + folio;
-	c4gh_unmap_pages(from, len < (size_t)(end - from) ? len : (size_t)(end - from));
-}
-
 static void batch_decrypt(struct c4gh_job *job, struct c4gh_aead *a);
 
 /* ---- segment geometry ---------------------------------------------------- */
@@ -128,7 +113,7 @@ static int batch_fill(struct ward_c4gh_reader *r, struct c4gh_batch *b)
 
 /*
  * The batch's ciphertext: straight from the file's mapping with one thread
- * (reader_open.c, map_data), else read into b->buf by the worker, in
+ * (reader_open.c, setup_pipeline), else read into b->buf by the worker, in
  * parallel with the others, and opened in place. A mapping per batch was no
  * faster than the copy with several threads (2 MiB page-cache folios made it
  * slower) and kept 2 MB more mapped.
@@ -137,12 +122,9 @@ static const uint8_t *batch_source(struct c4gh_batch *b)
 {
 	if (b->src_off < 0)
 		return b->buf;
-	const struct ward_c4gh_reader *r = b->r;
-	if (r->imap && (uint64_t)b->src_off + b->bytes <= r->data_end) {
-		const uint8_t *src = r->imap + (b->src_off - r->imap_start);
-		if (c4gh_populate(src, b->bytes) == 0)
-			return src;
-	}
+	const uint8_t *src = c4gh_map_at(&b->r->map, b->src_off, b->bytes);
+	if (src && c4gh_populate(src, b->bytes) == 0)
+		return src;
 	size_t got = 0;
 	while (got < b->bytes) {
 		ssize_t n = pread(b->r->fd, b->buf + got, b->bytes - got, b->src_off + (off_t)got);
@@ -204,8 +186,13 @@ static void batch_decrypt(struct c4gh_job *job, struct c4gh_aead *a)
 		b->seglen[j] = (uint32_t)(clen - C4GH_NONCE - C4GH_MAC);
 		b->good = j + 1;
 	}
-	if (b->r->imap && src >= b->r->imap && src < b->r->imap + b->r->imap_len)
-		drop_pages(b->r, src, b->bytes); /* never b->buf: that would discard plaintext */
+	/*
+	 * Never b->buf: that would discard plaintext. Faults map whole folios,
+	 * which batches of 65 564-byte segments straddle: widened by a folio
+	 * each way, no part of one stays mapped and grows RSS.
+	 */
+	if (c4gh_map_holds(&b->r->map, src))
+		c4gh_map_drop(&b->r->map, src, b->bytes, C4GH_FOLIO_MAX);
 }
 
 /* Keeps the pipeline full: as many batches in flight as there are slots. */

@@ -43,10 +43,8 @@ struct ward_c4gh_reader {
 	int sched_done;
 	uint64_t nseg_known; /* segments in the file (UINT64_MAX until known) */
 	uint64_t data_end;   /* file size when opened (regular files) */
-	const uint8_t *imap; /* the file mapped once, from imap_start to data_end (or NULL) */
-	size_t imap_len;
-	off_t imap_start;
-	uint32_t ramp; /* segments in the next batch: grows while reading on */
+	struct c4gh_map map; /* with one thread: the segments, mapped once (reader_open.c) */
+	uint32_t ramp;       /* segments in the next batch: grows while reading on */
 	/* Pipe input position. */
 	uint64_t in_pos, in_seg;
 	int in_eof;

@@ -1,7 +1,6 @@
 /* Opening and closing a Crypt4GH reader: header, edit list, geometry, worker pipeline. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,32 +62,17 @@ static void setup_geometry(struct ward_c4gh_reader *r)
 	r->size = (int64_t)total;
 }
 
-/*
- * With one thread, the segments of a regular file are mapped once for the
- * whole read (2 MiB page-cache folios then map with one entry each, see
- * mapping.c), and each batch drops its pages when done. Its batches of
- * 65 564-byte segments straddle folios, so a batch keeps up to two folios
- * mapped: with more threads that would break the RSS bound, and they map
- * each batch on its own instead (reader.c, batch_source).
- */
-static void map_data(struct ward_c4gh_reader *r)
-{
-	uint64_t start = (uint64_t)r->base + r->header_len;
-	if (r->data_end <= start)
-		return;
-	off_t at = (off_t)start & ~(off_t)(sysconf(_SC_PAGESIZE) - 1);
-	size_t len = (size_t)(r->data_end - (uint64_t)at);
-	if ((r->imap = c4gh_map_file(r->fd, at, len))) {
-		r->imap_len = len;
-		r->imap_start = at;
-	}
-}
-
 static int setup_pipeline(struct ward_c4gh_reader *r, unsigned threads)
 {
 	unsigned t = c4gh_thread_count(threads);
+	/*
+	 * With one thread the segments of a regular file are read through one
+	 * mapping (mapping.c); each batch drops its pages and the folios around
+	 * them when done. With more, the folios kept mapped around the batches
+	 * in flight would break the RSS bound: workers pread (reader.c).
+	 */
 	if (t == 1 && r->seekable)
-		map_data(r);
+		c4gh_map_file(&r->map, r->fd, r->base + (off_t)r->header_len, (off_t)r->data_end);
 	r->pool = c4gh_pool_new(t);
 	if (!r->pool)
 		return ward_error(WARD_E_NOMEM, "cannot start worker threads");
@@ -182,8 +166,7 @@ void ward_c4gh_reader_free(struct ward_c4gh_reader *r)
 		free(b);
 	}
 	free(r->batches);
-	if (r->imap)
-		munmap((void *)r->imap, r->imap_len);
+	c4gh_map_close(&r->map);
 	free(r->ext);
 	free(r->cum);
 	c4gh_header_clear(&r->hdr);

@@ -31,10 +31,9 @@ struct ward_c4gh_writer {
 	struct c4gh_pool *pool;
 	struct wbatch **ring;
 	unsigned depth, head, inflight;
-	uint32_t fill_seg; /* in the batch being filled: full segments so far */
-	size_t fill_off;   /* bytes in the segment being filled */
-	uint8_t *imap;     /* the regular input file, mapped once (see map_whole_input) */
-	size_t imap_len;
+	uint32_t fill_seg;    /* in the batch being filled: full segments so far */
+	size_t fill_off;      /* bytes in the segment being filled */
+	struct c4gh_map imap; /* a regular input file, mapped once for the run */
 	int err;
 };
 
@@ -83,7 +82,7 @@ static void wbatch_seal(struct c4gh_job *job, struct c4gh_aead *a)
 	}
 	/* Sealed: drop the pages, or by the end all the input would count in our RSS. */
 	if (b->src)
-		c4gh_unmap_pages(b->src, total);
+		c4gh_map_drop(&b->w->imap, b->src, total, 0);
 }
 
 static struct wbatch *filling(struct ward_c4gh_writer *w)
@@ -194,30 +193,12 @@ static ssize_t read_into_batch(struct ward_c4gh_writer *w, int in_fd)
 }
 
 /*
- * Maps the input from off to its current end once, for the whole run: a
- * mapping per batch cost a quarter of the time in mmap, munmap and page
- * faults. Sealed batches are dropped from it (c4gh_unmap_pages), so RSS
- * stays flat. NULL if the file cannot be mapped: batches then pread.
- */
-static const uint8_t *map_whole_input(struct ward_c4gh_writer *w, int fd, off_t off, off_t end)
-{
-	off_t start = off & ~(off_t)(sysconf(_SC_PAGESIZE) - 1);
-	size_t len = (size_t)(end - start);
-	if ((off_t)len != end - start)
-		return NULL;
-	uint8_t *m = c4gh_map_file(fd, start, len);
-	if (!m)
-		return NULL;
-	w->imap = m;
-	w->imap_len = len;
-	return m + (off - start);
-}
-
-/*
  * From a regular file, the whole segments present now are handed to the
  * workers as pointers into one mapping of the file, so reading runs in
- * parallel and costs no copy. The tail (and anything appended meanwhile)
- * goes through the readv path below.
+ * parallel and costs no copy (a mapping per batch cost a quarter of the
+ * time in mmap, munmap and page faults). Without the mapping, batches
+ * pread. The tail (and anything appended meanwhile) goes through the readv
+ * path below.
  */
 static int submit_file_segments(struct ward_c4gh_writer *w, int in_fd)
 {
@@ -229,15 +210,15 @@ static int submit_file_segments(struct ward_c4gh_writer *w, int in_fd)
 	uint64_t nfull = (uint64_t)(st.st_size - off) / C4GH_SEG;
 	if (nfull && (uint64_t)(st.st_size - off) % C4GH_SEG == 0)
 		nfull--; /* the last whole segment goes through readv: it may be the final one */
-	const uint8_t *base = nfull && !w->imap ? map_whole_input(w, in_fd, off, st.st_size) : NULL;
-	off_t base_off = off;
+	if (nfull && !w->imap.base)
+		c4gh_map_file(&w->imap, in_fd, off, st.st_size);
 	while (nfull) {
 		struct wbatch *b = filling(w);
 		b->nseg = nfull < WBATCH_SEGS ? (uint32_t)nfull : WBATCH_SEGS;
 		b->lastlen = C4GH_SEG;
 		b->src_off = off;
 		b->src_fd = in_fd;
-		b->src = base ? base + (off - base_off) : NULL;
+		b->src = c4gh_map_at(&w->imap, off, (size_t)b->nseg * C4GH_SEG);
 		b->err = 0;
 		b->job.run = wbatch_seal;
 		c4gh_pool_submit(w->pool, &b->job);
@@ -400,8 +381,7 @@ void ward_c4gh_writer_abort(struct ward_c4gh_writer *w)
 		free(w->ring[i]);
 	}
 	free(w->ring);
-	if (w->imap)
-		munmap(w->imap, w->imap_len);
+	c4gh_map_close(&w->imap);
 	if (w->key)
 		sodium_free(w->key);
 	free(w);
