@@ -15,6 +15,7 @@
 #include "cmd/commands.h"
 #include "cmd/util.h"
 #include "services/cas/cas.h"
+#include "ward/attest.h"
 #include "ward/audit.h"
 #include "ward/store.h"
 
@@ -338,10 +339,8 @@ static int cmd_status(const char *dir)
 static int parse_witness(const char *text, struct ward_audit_pos *w)
 {
 	char *end;
-	size_t got = 0;
 	w->seq = strtoull(text, &end, 10);
-	return end != text && *end == ':' && w->seq > 0 && strlen(end + 1) == 64 &&
-	               sodium_hex2bin(w->hash, 32, end + 1, 64, NULL, &got, NULL) == 0 && got == 32
+	return end != text && *end == ':' && w->seq > 0 && ward_attest_unhex(end + 1, w->hash) == 0
 	           ? 0
 	           : -1;
 }
@@ -351,14 +350,11 @@ static int cmd_audit_verify(const char *dir, const char *key_hex, const char *wi
 	uint8_t pk[32], pinned[32];
 	struct ward_audit_anchor anchor;
 	struct ward_audit_pos w;
-	size_t got = 0;
 	if (witness && parse_witness(witness, &w))
 		return fprintf(stderr, "ward cas audit verify: --witness must be SEQ:HASH (64 hex "
 		                       "digits), as printed by an earlier verify\n"),
 		       WARD_EXIT_USAGE;
-	if (key_hex &&
-	    (strlen(key_hex) != 64 ||
-	     sodium_hex2bin(pinned, 32, key_hex, 64, NULL, &got, NULL) != 0 || got != 32))
+	if (key_hex && ward_attest_unhex(key_hex, pinned) != 0)
 		return fprintf(stderr, "ward cas audit verify: --key must be 64 hex digits\n"),
 		       WARD_EXIT_USAGE;
 	int rc = ward_store_audit_anchor(dir, pk, &anchor);
@@ -384,7 +380,7 @@ static int cmd_audit_verify(const char *dir, const char *key_hex, const char *wi
 		return rc == WARD_E_IO ? WARD_EXIT_IO : WARD_EXIT_BADMSG;
 	}
 	char hex[65];
-	sodium_bin2hex(hex, sizeof hex, rep.last_hash, 32);
+	ward_attest_hex(rep.last_hash, hex);
 	printf("ok: %llu entries, last %llu, checkpoint at %llu%s\n",
 	       (unsigned long long)rep.entries, (unsigned long long)rep.last_seq,
 	       (unsigned long long)anchor.pos.seq, witness ? ", witness present" : "");
