@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "ward/error.h"
 
@@ -32,6 +33,20 @@ ssize_t ward_read_full(int fd, void *buf, size_t n);
 
 /* write(2) all n bytes, retrying EINTR and short writes. 0 or -1/errno. */
 int ward_write_full(int fd, const void *buf, size_t n);
+
+/* ms milliseconds from now on clock clk: a deadline for pthread_cond_timedwait. */
+static inline struct timespec ward_deadline_ms(clockid_t clk, long ms)
+{
+	struct timespec t;
+	clock_gettime(clk, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
 
 /* Little- and big-endian loads and stores (file formats fix the order). */
 static inline uint32_t ward_load32_le(const uint8_t *p)

@@ -553,18 +553,12 @@ static void *checkpointer(void *arg)
 			break;
 		}
 		/*
-		 * At most CKPT_HZ writes a second: under load each one covers many
+		 * At most CKPT_HZ rounds a second: under load each one covers many
 		 * entries anyway, and fewer database writes (and WAL checkpoints)
-		 * keep the disk free for the audit log's fdatasync, which every
-		 * grant waits for.
+		 * keep the disk free for the fdatasyncs that session changes (and,
+		 * with --audit-sync-each, grants) wait for.
 		 */
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 1000000000L / CKPT_HZ;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		struct timespec until = ward_deadline_ms(CLOCK_REALTIME, 1000 / CKPT_HZ);
 		while (!st->ckpt_stop &&
 		       pthread_cond_timedwait(&st->want_cv, &st->want_mu, &until) != ETIMEDOUT)
 			;

@@ -268,26 +268,13 @@ static void serve(struct las *l, int fd)
 	close(fd);
 }
 
-static struct timespec deadline_after(int ms)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
 /* Takes queued connections until idle for IDLE_MS, or until stopping and none is left. */
 static void *worker_main(void *arg)
 {
 	struct las *l = arg;
 	pthread_mutex_lock(&l->lock);
 	for (;;) {
-		struct timespec until = deadline_after(IDLE_MS);
+		struct timespec until = ward_deadline_ms(CLOCK_MONOTONIC, IDLE_MS);
 		int rc = 0;
 		while (l->queued == 0 && !l->stopping && rc != ETIMEDOUT) {
 			l->idle++;
@@ -477,9 +464,7 @@ static int pool_init(struct las *l)
  */
 static int pool_stop(struct las *l)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 5;
+	struct timespec until = ward_deadline_ms(CLOCK_REALTIME, 5000);
 	pthread_mutex_lock(&l->lock);
 	l->stopping = 1;
 	pthread_cond_broadcast(&l->work);
