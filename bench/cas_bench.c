@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
+#include "cas_bench.h"
 #include "ward/attest.h"
 
 struct cfg {
@@ -30,42 +31,10 @@ struct worker {
 	char err[256];
 };
 
-struct buf {
-	char d[65536];
-	size_t n;
-};
-
-static size_t on_data(char *p, size_t s, size_t n, void *ctx)
-{
-	struct buf *b = ctx;
-	size_t k = s * n;
-	if (b->n + k >= sizeof b->d)
-		return 0;
-	memcpy(b->d + b->n, p, k);
-	b->n += k;
-	b->d[b->n] = 0;
-	return k;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* One HTTPS request on the worker's persistent handle; returns the HTTP status. */
-static long http(CURL *h, const char *url, const char *body, struct buf *out)
+static long http(CURL *h, const char *url, const char *body, struct bench_buf *out)
 {
-	out->n = 0;
-	out->d[0] = 0;
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	if (body) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(h, CURLOPT_POST, 1L);
-	} else {
-		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	}
+	bench_request(h, url, body, out);
 	if (curl_easy_perform(h) != CURLE_OK)
 		return 0;
 	long code = 0;
@@ -73,25 +42,19 @@ static long http(CURL *h, const char *url, const char *body, struct buf *out)
 	return code;
 }
 
-static const char *field(json_object *o, const char *k)
-{
-	json_object *v;
-	return o && json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
-}
-
 /* nonce, evidence from the LAS (with the workload fd), config, open the sealed box. */
-static int attest_once(struct worker *w, CURL *h, int wfd, struct buf *b)
+static int attest_once(struct worker *w, CURL *h, int wfd, struct bench_buf *b)
 {
 	char url[512], body[2048];
 	double t[4];
-	t[0] = now();
+	t[0] = bench_now();
 	snprintf(url, sizeof url, "%s/v1/workload/nonce", w->c->base);
 	if (http(h, url, NULL, b) != 200)
 		return -1;
-	t[1] = now();
+	t[1] = bench_now();
 	json_object *j = json_tokener_parse(b->d);
 	uint8_t nonce[32], pk[32], sk[32], rd[32];
-	const char *nh = field(j, "nonce");
+	const char *nh = bench_field(j, "nonce");
 	int ok = nh && ward_attest_unhex(nh, nonce) == 0;
 	json_object_put(j);
 	if (!ok)
@@ -102,7 +65,7 @@ static int attest_once(struct worker *w, CURL *h, int wfd, struct buf *b)
 	size_t evlen = 0;
 	if (ward_attest_las_request(w->c->las, nonce, rd, wfd, &ev, &evlen) != 0)
 		return -1;
-	t[2] = now();
+	t[2] = bench_now();
 	char evb[WARD_ATTEST_MAX_EVIDENCE / 3 * 4 + 8], pkh[65];
 	sodium_bin2base64(evb, sizeof evb, ev, evlen, sodium_base64_VARIANT_ORIGINAL);
 	free(ev);
@@ -115,17 +78,8 @@ static int attest_once(struct worker *w, CURL *h, int wfd, struct buf *b)
 		snprintf(w->err, sizeof w->err, "config: HTTP %ld %.200s", code, b->d);
 		return -1;
 	}
-	j = json_tokener_parse(b->d);
-	const char *sealed = field(j, "sealed");
-	uint8_t box[16384], plain[16384];
-	size_t blen = 0;
-	ok = sealed &&
-	     sodium_base642bin(box, sizeof box, sealed, strlen(sealed), NULL, &blen, NULL,
-	                       sodium_base64_VARIANT_ORIGINAL) == 0 &&
-	     blen > crypto_box_SEALBYTES && crypto_box_seal_open(plain, box, blen, pk, sk) == 0;
-	json_object_put(j);
-	sodium_memzero(plain, sizeof plain);
-	t[3] = now();
+	ok = bench_open_sealed(b->d, pk, sk) == 0;
+	t[3] = bench_now();
 	if (ok && w->n < w->cap) /* the run loop grows the arrays before each operation */
 		for (int k = 0; k < 3; k++)
 			w->ph[k][w->n] = t[k + 1] - t[k];
@@ -145,7 +99,7 @@ static int evidence_once(struct worker *w, int wfd)
 	return 0;
 }
 
-static int create_once(struct worker *w, CURL *h, long i, struct buf *b)
+static int create_once(struct worker *w, CURL *h, long i, struct bench_buf *b)
 {
 	char url[512], body[1024];
 	snprintf(url, sizeof url, "%s/v1/sessions", w->c->base);
@@ -165,12 +119,8 @@ static void *run(void *arg)
 {
 	struct worker *w = arg;
 	CURL *h = curl_easy_init();
-	struct buf *b = malloc(sizeof *b);
-	curl_easy_setopt(h, CURLOPT_CAINFO, w->c->ca);
-	curl_easy_setopt(h, CURLOPT_CAPATH, NULL); /* else libcurl-gnutls parses /etc/ssl/certs */
-	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+	struct bench_buf *b = malloc(sizeof *b);
+	bench_curl_init(h, w->c->ca, b);
 	if (w->c->cert) {
 		curl_easy_setopt(h, CURLOPT_SSLCERT, w->c->cert);
 		curl_easy_setopt(h, CURLOPT_SSLKEY, w->c->key);
@@ -178,14 +128,14 @@ static void *run(void *arg)
 	int wfd = w->c->workload ? open(w->c->workload, O_RDONLY | O_CLOEXEC) : -1;
 	char url[512];
 	snprintf(url, sizeof url, "%s/v1/workload/ping", w->c->base); /* a 404: TLS + HTTP only */
-	double start = now(), end = start + w->c->seconds;
+	double start = bench_now(), end = start + w->c->seconds;
 	/* Open loop (CAS_BENCH_RATE ops/s per client): latency counts from the scheduled time. */
 	const char *re = getenv("CAS_BENCH_RATE");
 	double rate = re ? atof(re) : 0;
 	if (rate > 0)
 		start += (double)w->id / (rate * w->c->threads); /* spread the clients */
-	for (long i = 0; now() < end; i++) {
-		double t0 = now();
+	for (long i = 0; bench_now() < end; i++) {
+		double t0 = bench_now();
 		if (rate > 0) {
 			double at = start + (double)i / rate;
 			if (at >= end)
@@ -211,19 +161,13 @@ static void *run(void *arg)
 			w->errors++;
 			continue;
 		}
-		w->lat[w->n++] = now() - t0;
+		w->lat[w->n++] = bench_now() - t0;
 	}
 	if (wfd >= 0)
 		close(wfd);
 	free(b);
 	curl_easy_cleanup(h);
 	return NULL;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv)
@@ -243,7 +187,7 @@ int main(int argc, char **argv)
 		return 1;
 	struct worker *w = calloc((size_t)c.threads, sizeof *w);
 	pthread_t *t = calloc((size_t)c.threads, sizeof *t);
-	double t0 = now();
+	double t0 = bench_now();
 	for (int i = 0; i < c.threads; i++) {
 		w[i].c = &c;
 		w[i].id = i;
@@ -256,7 +200,7 @@ int main(int argc, char **argv)
 		n += w[i].n;
 		errors += w[i].errors;
 	}
-	double secs = now() - t0;
+	double secs = bench_now() - t0;
 	double *all = malloc((n + 1) * sizeof *all);
 	size_t k = 0;
 	const char *err = "";
@@ -266,9 +210,9 @@ int main(int argc, char **argv)
 		if (w[i].err[0])
 			err = w[i].err;
 	}
-	qsort(all, n, sizeof *all, cmp);
+	double p50 = bench_pct_ms(all, n, 0.5);
 	printf("ops %zu errors %ld seconds %.2f rate %.1f p50_ms %.2f p99_ms %.2f", n, errors, secs,
-	       n / secs, n ? all[n / 2] * 1e3 : 0, n ? all[(size_t)(n * 0.99)] * 1e3 : 0);
+	       n / secs, p50, bench_pct_ms(all, n, 0.99));
 	/* Where the time goes (attest): p99 of each phase on its own. */
 	static const char *names[3] = {"nonce", "las", "config"};
 	for (int p = 0; n && !strcmp(c.mode, "attest") && p < 3; p++) {
@@ -277,8 +221,7 @@ int main(int argc, char **argv)
 			memcpy(all + k, w[i].ph[p], w[i].n * sizeof *all);
 			k += w[i].n;
 		}
-		qsort(all, n, sizeof *all, cmp);
-		printf(" %s_p99_ms %.2f", names[p], all[(size_t)(n * 0.99)] * 1e3);
+		printf(" %s_p99_ms %.2f", names[p], bench_pct_ms(all, n, 0.99));
 	}
 	printf("\n");
 	if (errors)

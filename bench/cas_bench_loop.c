@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
+#include "cas_bench.h"
 #include "ward/attest.h"
 
 enum state { IDLE, NONCE, LAS, CONFIG };
@@ -28,8 +29,9 @@ enum state { IDLE, NONCE, LAS, CONFIG };
 struct client {
 	enum state st;
 	CURL *h;
-	char buf[65536], body[4096], las[8192];
-	size_t n, lasn;
+	struct bench_buf b; /* the HTTP response */
+	char body[4096], las[8192];
+	size_t lasn;
 	int sock; /* LAS connection, -1 when none */
 	double due, t[4];
 	long k; /* operations scheduled so far */
@@ -41,44 +43,11 @@ static int wfd;
 static double *lat, *ph[3];
 static size_t nlat, errors;
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static size_t on_data(char *p, size_t s, size_t n, void *ctx)
-{
-	struct client *c = ctx;
-	size_t k = s * n;
-	if (c->n + k >= sizeof c->buf)
-		return 0;
-	memcpy(c->buf + c->n, p, k);
-	c->n += k;
-	c->buf[c->n] = 0;
-	return k;
-}
-
-static const char *field(json_object *o, const char *k)
-{
-	json_object *v;
-	return o && json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
-}
-
 static void start_http(CURLM *m, struct client *c, const char *path, const char *body)
 {
 	char url[512];
 	snprintf(url, sizeof url, "%s%s", base, path);
-	c->n = 0;
-	c->buf[0] = 0;
-	curl_easy_setopt(c->h, CURLOPT_URL, url);
-	if (body) {
-		curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c->h, CURLOPT_POST, 1L);
-	} else {
-		curl_easy_setopt(c->h, CURLOPT_HTTPGET, 1L);
-	}
+	bench_request(c->h, url, body, &c->b);
 	curl_multi_add_handle(m, c->h);
 }
 
@@ -86,7 +55,7 @@ static void fail(struct client *c)
 {
 	if (errors++ == 0)
 		fprintf(stderr, "cas_bench_loop: first failure in state %d: %.200s%.200s\n",
-		        (int)c->st, c->buf, c->las);
+		        (int)c->st, c->b.d, c->las);
 	if (c->sock >= 0)
 		close(c->sock);
 	c->sock = -1;
@@ -125,11 +94,11 @@ static int start_las(struct client *c)
 
 static void after_nonce(CURLM *m, struct client *c)
 {
-	json_object *j = json_tokener_parse(c->buf);
-	const char *nh = field(j, "nonce");
+	json_object *j = json_tokener_parse(c->b.d);
+	const char *nh = bench_field(j, "nonce");
 	int ok = nh && ward_attest_unhex(nh, c->nonce) == 0;
 	json_object_put(j);
-	c->t[1] = now();
+	c->t[1] = bench_now();
 	if (!ok)
 		return fail(c);
 	crypto_box_keypair(c->pk, c->sk);
@@ -143,12 +112,12 @@ static void after_nonce(CURLM *m, struct client *c)
 /* The LAS answered (one line): post the evidence for the configuration. */
 static void after_las(CURLM *m, struct client *c)
 {
-	c->t[2] = now();
+	c->t[2] = bench_now();
 	close(c->sock);
 	c->sock = -1;
 	c->las[c->lasn] = 0;
 	json_object *j = json_tokener_parse(c->las);
-	const char *ev = field(j, "evidence");
+	const char *ev = bench_field(j, "evidence");
 	char pkh[65];
 	ward_attest_hex(c->pk, pkh);
 	int n = ev ? snprintf(c->body, sizeof c->body,
@@ -164,21 +133,11 @@ static void after_las(CURLM *m, struct client *c)
 
 static void after_config(struct client *c)
 {
-	json_object *j = json_tokener_parse(c->buf);
-	const char *sealed = field(j, "sealed");
-	static uint8_t box[16384], plain[16384];
-	size_t blen = 0;
-	int ok = sealed &&
-	         sodium_base642bin(box, sizeof box, sealed, strlen(sealed), NULL, &blen, NULL,
-	                           sodium_base64_VARIANT_ORIGINAL) == 0 &&
-	         blen > crypto_box_SEALBYTES &&
-	         crypto_box_seal_open(plain, box, blen, c->pk, c->sk) == 0;
-	json_object_put(j);
-	sodium_memzero(plain, sizeof plain);
+	int rc = bench_open_sealed(c->b.d, c->pk, c->sk);
 	sodium_memzero(c->sk, sizeof c->sk);
-	if (!ok)
+	if (rc)
 		return fail(c);
-	c->t[3] = now();
+	c->t[3] = bench_now();
 	lat[nlat] = c->t[3] - c->t[0];
 	for (int k = 0; k < 3; k++)
 		ph[k][nlat] = c->t[k + 1] - c->t[k];
@@ -222,7 +181,7 @@ static void wait_events(CURLM *m, struct client *cl, int nc, double next, int ru
 		}
 	long ct = -1;
 	curl_multi_timeout(m, &ct);
-	double wait = next - now();
+	double wait = next - bench_now();
 	if (ct >= 0 && ct / 1e3 < wait)
 		wait = ct / 1e3;
 	if (running && maxfd < 0 && wait > 1e-3)
@@ -238,18 +197,6 @@ static void wait_events(CURLM *m, struct client *cl, int nc, double next, int ru
 		if (cl[i].st == LAS && cl[i].sock >= 0 && cl[i].sock < FD_SETSIZE &&
 		    FD_ISSET(cl[i].sock, &r))
 			read_las(m, &cl[i]);
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, size_t n, double p)
-{
-	qsort(v, n, sizeof *v, cmp);
-	return n ? v[(size_t)((double)n * p)] * 1e3 : 0;
 }
 
 static void harvest(CURLM *m, struct client *cl)
@@ -296,22 +243,18 @@ int main(int argc, char **argv)
 		ph[k] = malloc(cap * sizeof *ph[k]);
 	struct client *cl = calloc((size_t)nc, sizeof *cl);
 	CURLM *m = curl_multi_init();
-	double start = now() + 0.05, end = start + secs, per = (double)nc / rate;
+	double start = bench_now() + 0.05, end = start + secs, per = (double)nc / rate;
 	for (int i = 0; i < nc; i++) {
 		struct client *c = &cl[i];
 		c->h = curl_easy_init();
 		c->sock = -1;
 		c->due = start + (double)i / rate; /* the clients take turns */
-		curl_easy_setopt(c->h, CURLOPT_CAINFO, argv[2]);
-		curl_easy_setopt(c->h, CURLOPT_CAPATH, NULL);
-		curl_easy_setopt(c->h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
-		curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_data);
-		curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
+		bench_curl_init(c->h, argv[2], &c->b);
 		curl_easy_setopt(c->h, CURLOPT_PRIVATE, c);
 	}
 	int busy = 1;
 	while (busy) {
-		double t = now(), next = end;
+		double t = bench_now(), next = end;
 		busy = 0;
 		for (int i = 0; i < nc; i++) {
 			struct client *c = &cl[i];
@@ -336,12 +279,13 @@ int main(int argc, char **argv)
 		curl_multi_perform(m, &running);
 		harvest(m, cl);
 	}
-	double took = now() - start;
+	double took = bench_now() - start;
 	printf("ops %zu errors %zu seconds %.2f rate %.1f p50_ms %.2f p99_ms %.2f", nlat, errors,
-	       took, (double)nlat / took, pct(lat, nlat, 0.5), pct(lat, nlat, 0.99));
+	       took, (double)nlat / took, bench_pct_ms(lat, nlat, 0.5),
+	       bench_pct_ms(lat, nlat, 0.99));
 	static const char *names[3] = {"nonce", "las", "config"};
 	for (int k = 0; k < 3; k++)
-		printf(" %s_p99_ms %.2f", names[k], pct(ph[k], nlat, 0.99));
+		printf(" %s_p99_ms %.2f", names[k], bench_pct_ms(ph[k], nlat, 0.99));
 	printf("\n");
 	for (int i = 0; i < nc; i++)
 		curl_easy_cleanup(cl[i].h);
