@@ -51,10 +51,32 @@ best_of() {
 	printf -v "$var" '%s' "$best"
 }
 
-# interleaved VAR1 'CMD1' VAR2 'CMD2' ...: like best_of, but the commands take turns (run 1 of
-# each, then run 2 of each, ...), so that load from other processes on a shared machine falls on
-# all of them alike. Each CMD is one shell command string.
+# wall_ns CMD: clears $W/out, runs the shell command CMD and prints its wall time in ns.
+wall_ns() {
+	local t0 t1
+	rm -rf "$W/out"
+	t0=$(now_ns)
+	eval "$1" >/dev/null 2>&1 || return 1
+	t1=$(now_ns)
+	echo $((t1 - t0))
+}
+
+# cpu_ns CMD: runs the shell command CMD and prints its CPU time (user + system, all threads) in
+# ns, with bash's millisecond resolution. CPU time, unlike wall time, hardly depends on what else
+# runs on a shared machine.
+cpu_ns() {
+	local TIMEFORMAT='%3U %3S' t
+	t=$({ time eval "$1" >/dev/null 2>&1; } 2>&1) || return 1
+	awk -v t="$t" 'BEGIN { split(t, a, " "); printf "%.0f", (a[1] + a[2]) * 1e9 }'
+}
+
+# interleaved MEASURE VAR1 'CMD1' VAR2 'CMD2' ...: like best_of, but the commands take turns (run 1
+# of each, then run 2 of each, ...), so that load from other processes on a shared machine falls
+# on all of them alike; VARn gets the least of REPS measures (MEASURE: wall_ns or cpu_ns) of CMDn.
+# Each CMD is one shell command string.
 interleaved() {
+	local measure="$1"
+	shift
 	local -a vars=() cmds=() best=()
 	while [ $# -ge 2 ]; do
 		vars+=("$1")
@@ -62,15 +84,11 @@ interleaved() {
 		best+=("")
 		shift 2
 	done
-	local t0 t1 dt i
+	local i c
 	for _ in $(seq "$REPS"); do
 		for i in "${!cmds[@]}"; do
-			rm -rf "$W/out"
-			t0=$(now_ns)
-			eval "${cmds[$i]}" >/dev/null 2>&1 || { echo "bench/echo.sh: failed: ${cmds[$i]}" >&2; exit 1; }
-			t1=$(now_ns)
-			dt=$((t1 - t0))
-			if [ -z "${best[$i]}" ] || [ "$dt" -lt "${best[$i]}" ]; then best[$i]=$dt; fi
+			c=$("$measure" "${cmds[$i]}") || { echo "bench/echo.sh: failed: ${cmds[$i]}" >&2; exit 1; }
+			if [ -z "${best[$i]}" ] || [ "$c" -lt "${best[$i]}" ]; then best[$i]=$c; fi
 		done
 	done
 	for i in "${!vars[@]}"; do printf -v "${vars[$i]}" '%s' "${best[$i]}"; done
@@ -97,7 +115,7 @@ fi
 # --- anonymise ---
 bench_anonymise() {
 	local v="\"$VIDEOS\"" out="\"$W/out\""
-	interleaved \
+	interleaved wall_ns \
 		DECODE2 "\"$WARD\" echo frames $v/*" \
 		ANON "\"$WARD\" echo anonymise -q --pseudonym-key \"$W/key\" -i $v -o $out" \
 		ANON_COMPAT "\"$WARD\" echo anonymise -q --compat -i $v -o $out" \
@@ -114,35 +132,6 @@ bench_anonymise() {
 }
 
 # --- analyse: `ward echo analyse` (engineer B's section) ---
-# cpu_ns CMD: runs the shell command CMD and prints its CPU time (user + system, all threads) in
-# ns, with bash's millisecond resolution. CPU time, unlike wall time, hardly depends on what else
-# runs on a shared machine.
-cpu_ns() {
-	local TIMEFORMAT='%3U %3S' t
-	t=$({ time eval "$1" >/dev/null 2>&1; } 2>&1) || return 1
-	awk -v t="$t" 'BEGIN { split(t, a, " "); printf "%.0f", (a[1] + a[2]) * 1e9 }'
-}
-
-# interleaved_cpu VAR1 'CMD1' VAR2 'CMD2' ...: like interleaved, with the least CPU time of REPS
-# runs of each command.
-interleaved_cpu() {
-	local -a vars=() cmds=() best=()
-	while [ $# -ge 2 ]; do
-		vars+=("$1")
-		cmds+=("$2")
-		best+=("")
-		shift 2
-	done
-	local i c
-	for _ in $(seq "$REPS"); do
-		for i in "${!cmds[@]}"; do
-			c=$(cpu_ns "${cmds[$i]}") || { echo "bench/echo.sh: failed: ${cmds[$i]}" >&2; exit 1; }
-			if [ -z "${best[$i]}" ] || [ "$c" -lt "${best[$i]}" ]; then best[$i]=$c; fi
-		done
-	done
-	for i in "${!vars[@]}"; do printf -v "${vars[$i]}" '%s' "${best[$i]}"; done
-}
-
 # One core: taskset when available, OpenBLAS on one thread. The analysis figure is CPU time of
 # `analyse` minus CPU time of decode only (both include start-up), per frame. The CNN weights are
 # random ones of the original architecture (the real ones were never published), written by the
@@ -152,7 +141,7 @@ bench_analyse() {
 	command -v taskset >/dev/null && one="taskset -c 0" && pin=(taskset -c 0)
 	export OPENBLAS_NUM_THREADS=1
 	echo "  analyse, CPU time (user+sys), one core, taking turns with decode only:"
-	interleaved_cpu \
+	interleaved cpu_ns \
 		DEC_CPU "$one \"$WARD\" echo frames $v/*" \
 		AN_CPU "$one \"$WARD\" echo analyse -i $v --no-view-filter -o $out" \
 		AN_C_CPU "$one \"$WARD\" echo analyse -i $v --no-view-filter --compat -o $out"
