@@ -45,16 +45,28 @@
  * holds only its own worker until its deadline, as a thread of its own did;
  * the acceptor starts another worker whenever none is idle, so there are
  * never fewer workers than connections to serve (at most max_conns).
+ * Workers are joinable and joined (an idle one by the acceptor when its slot
+ * is next needed, the rest at stop): a process that exits while a detached
+ * thread is still unwinding leaves the leak checker half-freed thread state.
  */
+enum worker_state { WORKER_FREE, WORKER_RUNNING, WORKER_EXITED };
+
+struct worker {
+	struct las *l;
+	pthread_t tid;
+	enum worker_state state; /* guarded by l->lock */
+};
+
 struct las {
 	const struct las_options *o;
 	struct ward_attest_key *key;
 	struct las_cache *cache;
 	atomic_ulong granted, refused, hits;
-	pthread_mutex_t lock; /* guards everything below */
-	pthread_cond_t work;  /* a connection was queued, or stopping */
-	pthread_cond_t gone;  /* the last worker exited */
-	int *queue;           /* accepted, not yet taken: a ring of max_conns */
+	pthread_mutex_t lock;   /* guards everything below */
+	pthread_cond_t work;    /* a connection was queued, or stopping */
+	pthread_cond_t gone;    /* the last worker exited */
+	int *queue;             /* accepted, not yet taken: a ring of max_conns */
+	struct worker *workers; /* max_conns slots */
 	unsigned head, queued;
 	unsigned active;  /* connections queued or being served (the cap) */
 	unsigned threads; /* workers alive */
@@ -271,7 +283,8 @@ static void serve(struct las *l, int fd)
 /* Takes queued connections until idle for IDLE_MS, or until stopping and none is left. */
 static void *worker_main(void *arg)
 {
-	struct las *l = arg;
+	struct worker *w = arg;
+	struct las *l = w->l;
 	pthread_mutex_lock(&l->lock);
 	for (;;) {
 		struct timespec until = ward_deadline_ms(CLOCK_MONOTONIC, IDLE_MS);
@@ -291,13 +304,56 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&l->lock);
 		l->active--;
 	}
+	w->state = WORKER_EXITED;
 	if (--l->threads == 0)
 		pthread_cond_broadcast(&l->gone);
 	pthread_mutex_unlock(&l->lock);
 	return NULL;
 }
 
-static void dispatch(struct las *l, int fd, const pthread_attr_t *attr)
+/*
+ * Joins every worker that has exited; with the lock held. Safe: a worker
+ * marks itself exited under the lock and never takes it again, so the join
+ * waits only for its return.
+ */
+static void reap_exited(struct las *l)
+{
+	for (unsigned i = 0; i < l->o->max_conns; i++) {
+		struct worker *w = &l->workers[i];
+		if (w->state == WORKER_EXITED) {
+			pthread_join(w->tid, NULL);
+			w->state = WORKER_FREE;
+		}
+	}
+}
+
+/* A free slot for a new worker, with the lock held; threads < max_conns guarantees one. */
+static struct worker *free_slot(struct las *l)
+{
+	reap_exited(l);
+	for (unsigned i = 0; i < l->o->max_conns; i++)
+		if (l->workers[i].state == WORKER_FREE)
+			return &l->workers[i];
+	return NULL;
+}
+
+/* Starts a worker in slot w, with the lock held. */
+static int start_worker(struct las *l, struct worker *w)
+{
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, STACK_SZ);
+	w->l = l;
+	int rc = pthread_create(&w->tid, &attr, worker_main, w);
+	pthread_attr_destroy(&attr);
+	if (rc != 0)
+		return -1;
+	w->state = WORKER_RUNNING;
+	l->threads++;
+	return 0;
+}
+
+static void dispatch(struct las *l, int fd)
 {
 	pthread_mutex_lock(&l->lock);
 	if (l->active >= l->o->max_conns) {
@@ -318,18 +374,21 @@ static void dispatch(struct las *l, int fd, const pthread_attr_t *attr)
 	l->queued++;
 	l->active++;
 	/* Each idle worker takes one queued connection; start a worker if they are too few. */
-	int spawn = l->idle < l->queued && l->threads < l->o->max_conns;
-	if (spawn)
-		l->threads++;
-	else
+	struct worker *w = NULL;
+	if (l->idle < l->queued && l->threads < l->o->max_conns)
+		w = free_slot(l);
+	if (!w) {
 		pthread_cond_signal(&l->work);
-	pthread_mutex_unlock(&l->lock);
-	pthread_t t;
-	if (!spawn || pthread_create(&t, attr, worker_main, l) == 0)
+		pthread_mutex_unlock(&l->lock);
 		return;
+	}
+	/* Created under the lock, so the slot's tid is set before anyone may join it. */
+	if (start_worker(l, w) == 0) {
+		pthread_mutex_unlock(&l->lock);
+		return;
+	}
 	log_line("cannot start a worker thread");
-	pthread_mutex_lock(&l->lock);
-	l->threads--;
+	pthread_cond_signal(&l->work);
 	/* With no worker at all nothing would ever take the queue: refuse what waits. */
 	while (l->threads == 0 && l->queued > 0) {
 		close(l->queue[l->head]);
@@ -413,10 +472,6 @@ static int stop_pipe(void)
 
 static void accept_loop(struct las *l, int s, int sigfd)
 {
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, STACK_SZ);
 	for (;;) {
 		struct pollfd p[2] = {{.fd = s, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
 		if (poll(p, 2, -1) < 0) {
@@ -434,9 +489,8 @@ static void accept_loop(struct las *l, int s, int sigfd)
 				usleep(10000);
 			continue;
 		}
-		dispatch(l, fd, &attr);
+		dispatch(l, fd);
 	}
-	pthread_attr_destroy(&attr);
 }
 
 /* The pool's lock, condition variables (on CLOCK_MONOTONIC) and queue. */
@@ -446,8 +500,12 @@ static int pool_init(struct las *l)
 	if (l->o->max_conns == 0)
 		return ward_error(WARD_E_INVAL, "max_conns must be at least 1");
 	l->queue = calloc(l->o->max_conns, sizeof *l->queue);
-	if (!l->queue)
+	l->workers = calloc(l->o->max_conns, sizeof *l->workers);
+	if (!l->queue || !l->workers) {
+		free(l->queue);
+		free(l->workers);
 		return ward_error(WARD_E_NOMEM, "out of memory");
+	}
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -458,9 +516,10 @@ static int pool_init(struct las *l)
 }
 
 /*
- * Wakes every worker to finish what is queued and exit, and waits for them
- * up to 5 s (a connection being served ends within its read deadline). 1
- * if they are all gone, 0 if some still run: they keep key and cache alive.
+ * Wakes every worker to finish what is queued and exit, waits for them up
+ * to 5 s (a connection being served ends within its read deadline) and joins
+ * them. 1 if they are all gone, 0 if some still run: they keep key and cache
+ * alive.
  */
 static int pool_stop(struct las *l)
 {
@@ -472,6 +531,7 @@ static int pool_stop(struct las *l)
 	while (l->threads > 0 && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&l->gone, &l->lock, &until);
 	int all = l->threads == 0;
+	reap_exited(l);
 	pthread_mutex_unlock(&l->lock);
 	return all;
 }
@@ -529,6 +589,7 @@ int las_serve(const struct las_options *o, struct ward_attest_key *key)
 		pthread_cond_destroy(&l->gone);
 		pthread_mutex_destroy(&l->lock);
 		free(l->queue);
+		free(l->workers);
 		free(l);
 	}
 	return rc;
