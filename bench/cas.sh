@@ -27,7 +27,7 @@ DRIVER="$BUILD/bench/cas_bench"
 LOOP="$BUILD/bench/cas_bench_loop"
 mkdir -p "$BUILD/bench"
 for d in cas_bench cas_bench_loop; do
-	cc -O2 -std=c17 -D_GNU_SOURCE -pthread -Iinclude -Ilib -o "$BUILD/bench/$d" "bench/$d.c" \
+	cc -O2 -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -Iinclude -Ilib -o "$BUILD/bench/$d" "bench/$d.c" \
 		"$BUILD/lib/libward.a" $(pkg-config --cflags --libs $PKGS) -lm
 done
 

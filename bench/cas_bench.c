@@ -45,7 +45,7 @@ static long http(CURL *h, const char *url, const char *body, struct bench_buf *o
 /* nonce, evidence from the LAS (with the workload fd), config, open the sealed box. */
 static int attest_once(struct worker *w, CURL *h, int wfd, struct bench_buf *b)
 {
-	char url[512], body[2048];
+	char url[512];
 	double t[4];
 	t[0] = bench_now();
 	snprintf(url, sizeof url, "%s/v1/workload/nonce", w->c->base);
@@ -67,11 +67,17 @@ static int attest_once(struct worker *w, CURL *h, int wfd, struct bench_buf *b)
 		return -1;
 	t[2] = bench_now();
 	char evb[WARD_ATTEST_MAX_EVIDENCE / 3 * 4 + 8], pkh[65];
+	char body[sizeof evb + 256]; /* the evidence, two hex keys and the JSON around them */
 	sodium_bin2base64(evb, sizeof evb, ev, evlen, sodium_base64_VARIANT_ORIGINAL);
 	free(ev);
 	ward_attest_hex(pk, pkh);
-	snprintf(body, sizeof body, "{\"config_id\":\"%s\",\"evidence\":\"%s\",\"pubkey\":\"%s\"}",
-	         w->c->config_id, evb, pkh);
+	int n = snprintf(body, sizeof body,
+	                 "{\"config_id\":\"%s\",\"evidence\":\"%s\",\"pubkey\":\"%s\"}",
+	                 w->c->config_id, evb, pkh);
+	if (n < 0 || (size_t)n >= sizeof body) {
+		snprintf(w->err, sizeof w->err, "config: evidence of %zu bytes too long", evlen);
+		return -1;
+	}
 	snprintf(url, sizeof url, "%s/v1/workload/config", w->c->base);
 	long code = http(h, url, body, b);
 	if (code != 200) {
