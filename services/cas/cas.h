@@ -83,6 +83,7 @@ struct cas_state {
 	struct ward_store *store;
 	const struct cas_opts *opts;
 	struct cas_nonces *nonces;
+	struct cas_denials *denials;
 };
 
 /* Route handlers. */
@@ -99,6 +100,43 @@ int cas_nonce_consume(struct cas_nonces *n, const uint8_t nonce[32]);
 #define CAS_NONCE_TTL 60
 void cas_nonce_issue_at(struct cas_nonces *n, uint8_t nonce[32], uint64_t now);
 int cas_nonce_consume_at(struct cas_nonces *n, const uint8_t nonce[32], uint64_t now);
+
+/* ---- denials.c: refusals no enrolled LAS key vouches for, summarised ---- */
+
+/*
+ * Why a configuration request was refused before any enrolled LAS key vouched
+ * for its evidence: anyone who reaches the workload port can cause these, so
+ * they are counted, not logged one by one (refusals of evidence that did
+ * verify keep their own attestation.denied entry).
+ */
+enum cas_unauth {
+	CAS_UNAUTH_MODE_SGX,
+	CAS_UNAUTH_MODE_NONE,
+	CAS_UNAUTH_NO_EVIDENCE,
+	CAS_UNAUTH_MALFORMED,
+	CAS_UNAUTH_UNSUPPORTED,
+	CAS_UNAUTH_NOT_ENROLLED,
+	CAS_UNAUTH_BAD_SIGNATURE,
+	CAS_UNAUTH_TIME,
+	CAS_UNAUTH_UNCHECKED, /* the service failed before checking (store error) */
+	CAS_UNAUTH_N
+};
+#define CAS_UNAUTH_EVENT       "attestation.denied.unauthenticated"
+#define CAS_UNAUTH_INTERVAL_MS 10000L /* at most one summary entry per 10 s */
+
+struct cas_denials;
+/* Starts the summary thread: at most one entry per interval_ms while refusals are pending. */
+int cas_denials_start(struct ward_store *st, long interval_ms, struct cas_denials **out);
+/* Counts one refusal (any thread; never blocks on the disk). */
+void cas_denials_count(struct cas_denials *d, enum cas_unauth why);
+/* The fixed text of a reason, as it appears in the summary. */
+const char *cas_denials_reason(enum cas_unauth why);
+/*
+ * Stops the thread and appends the last summary (call after the listeners
+ * stopped). Returns 0 or the append's error; *lost (may be NULL) receives
+ * the refusals that could not be logged. Accepts NULL.
+ */
+int cas_denials_stop(struct cas_denials *d, uint64_t *lost);
 
 /* ---- admin.c: the local admin socket ---- */
 struct cas_admin;

@@ -223,6 +223,8 @@ int cas_serve(const struct cas_opts *o)
 	signal(SIGPIPE, SIG_IGN);
 	struct listeners l = {0};
 	if (!rc)
+		rc = cas_denials_start(cs.store, CAS_UNAUTH_INTERVAL_MS, &cs.denials);
+	if (!rc)
 		rc = start_listeners(&cs, o, &l);
 	if (!rc) {
 		int oh = (int)(strrchr(o->owner_addr, ':') - o->owner_addr);
@@ -240,6 +242,12 @@ int cas_serve(const struct cas_opts *o)
 		fprintf(stderr, "ward cas: stopping (signal %d)\n", sig);
 	}
 	stop_listeners(&l);
+	/* After the listeners (no request counts any more), before the store closes. */
+	uint64_t lost;
+	if (cas_denials_stop(cs.denials, &lost) && lost)
+		fprintf(stderr,
+		        "ward cas: %s: %llu unauthenticated refusals could not be logged: %s\n",
+		        o->data_dir, (unsigned long long)lost, ward_last_error());
 	cas_nonces_free(cs.nonces);
 	ward_store_close(cs.store);
 	if (lockfd >= 0)

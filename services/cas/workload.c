@@ -120,6 +120,7 @@ static int audit(struct cas_state *cs, const char *config_id, const char *reason
 	return rc;
 }
 
+/* A refusal of evidence that verified under an enrolled LAS key: its own entry, fail-closed. */
 static int deny(struct cas_state *cs, struct cas_request *r, const char *config_id, unsigned status,
                 const char *why, const struct ward_attest_claims *c)
 {
@@ -129,6 +130,18 @@ static int deny(struct cas_state *cs, struct cas_request *r, const char *config_
 	if (rc)
 		return cas_reply_ward_error(r, rc);
 	return cas_reply_error(r, status, msg);
+}
+
+/*
+ * A refusal that no enrolled LAS key vouches for: anyone can cause it, so it
+ * is only counted (denials.c logs a summary per interval). Nothing is
+ * released, so nothing needs to wait for the log.
+ */
+static int deny_unauth(struct cas_state *cs, struct cas_request *r, enum cas_unauth cls,
+                       const char *why)
+{
+	cas_denials_count(cs->denials, cls);
+	return cas_reply_error(r, MHD_HTTP_FORBIDDEN, why);
 }
 
 struct config_req {
@@ -179,13 +192,59 @@ static int parse_config_req(const struct cas_request *r, json_object **root, str
 	return 0;
 }
 
-/* Runs the host-mode checks; 0, or the refusal's reason in *why (ward_last_error). */
+static int in_list(const uint8_t key[32], const uint8_t (*list)[32], size_t n)
+{
+	int found = 0;
+	for (size_t i = 0; i < n; i++)
+		found |= sodium_memcmp(key, list[i], 32) == 0;
+	return found;
+}
+
+/*
+ * After a failed check: why the evidence did not verify under an enrolled
+ * LAS key, or CAS_UNAUTH_N if it did (then *c holds its verified claims and
+ * the refusal came from a real platform: measurement, uid, binding...).
+ * Only the failure path pays for this second verification.
+ */
+static enum cas_unauth classify(const struct config_req *q, const uint8_t (*plats)[32], size_t np,
+                                struct ward_attest_claims *c)
+{
+	struct ward_attest_claims parsed;
+	if (!q->evidence)
+		return CAS_UNAUTH_NO_EVIDENCE;
+	int rc = ward_attest_evidence_parse(q->evidence, q->ev_len, &parsed);
+	if (rc)
+		return rc == WARD_E_UNSUPPORTED ? CAS_UNAUTH_UNSUPPORTED : CAS_UNAUTH_MALFORMED;
+	rc = ward_attest_evidence_verify(q->evidence, q->ev_len, plats, np, 0, c);
+	if (!rc)
+		return CAS_UNAUTH_N;
+	if (parsed.mode != WARD_ATTEST_MODE_HOST)
+		return CAS_UNAUTH_UNSUPPORTED;
+	if (!in_list(parsed.platform, plats, np))
+		return CAS_UNAUTH_NOT_ENROLLED;
+	if (rc == WARD_E_BADMSG)
+		return CAS_UNAUTH_BAD_SIGNATURE;
+	return rc == WARD_E_DENIED ? CAS_UNAUTH_TIME : CAS_UNAUTH_UNCHECKED;
+}
+
+/* Copies the refusal's reason (ward_last_error) before later calls overwrite it. */
+static void keep_why(char *why, size_t cap)
+{
+	snprintf(why, cap, "%s", ward_last_error());
+}
+
+/*
+ * Runs the host-mode checks; 0, or the refusal's reason in why and its class
+ * in *cls (CAS_UNAUTH_N when the evidence verified under an enrolled LAS key;
+ * then *claims holds what it vouched for).
+ */
 static int check_host(struct cas_state *cs, const struct config_req *q,
                       const struct ward_session *s, size_t idx, struct ward_attest_claims *claims,
-                      const char **why)
+                      char *why, size_t cap, enum cas_unauth *cls)
 {
 	uint8_t(*plats)[32] = NULL, (*launchers)[32] = NULL;
 	size_t np = 0, nl = 0;
+	*cls = CAS_UNAUTH_UNCHECKED;
 	int rc = ward_store_trust_list(cs->store, WARD_STORE_PLATFORM, &plats, NULL, &np);
 	if (!rc)
 		rc = ward_store_trust_list(cs->store, WARD_STORE_LAUNCHER, &launchers, NULL, &nl);
@@ -207,17 +266,27 @@ static int check_host(struct cas_state *cs, const struct config_req *q,
 			rc = ward_error(WARD_E_DENIED, "evidence is required (host mode)");
 		else
 			rc = ward_attest_host_check(q->evidence, q->ev_len, &x, claims);
+		if (rc) {
+			keep_why(why, cap);
+			*cls = classify(q, (const uint8_t(*)[32])plats, np, claims);
+		}
+	} else {
+		keep_why(why, cap);
 	}
 	free(plats);
 	free(launchers);
-	int used = rc ? 0 : cas_nonce_consume(cs->nonces, claims->nonce);
+	if (rc)
+		return rc;
+	/* From here on the evidence verified: every refusal is logged on its own. */
+	*cls = CAS_UNAUTH_N;
+	int used = cas_nonce_consume(cs->nonces, claims->nonce);
 	if (used == -1)
 		rc = ward_error(WARD_E_DENIED, "nonce was not issued by this service, was used "
 		                               "already, or expired (replayed evidence?)");
 	else if (used)
 		rc = ward_error(WARD_E_RANGE, "too many attestations in the last minute; retry");
 	if (rc)
-		*why = ward_last_error();
+		keep_why(why, cap);
 	return rc;
 }
 
@@ -269,18 +338,23 @@ static int post_config(struct cas_state *cs, struct cas_request *r)
 	if (load_service(cs, r, q.config_id, &s, &vals, &idx, digest, &ret))
 		goto out;
 	enum ward_session_mode mode = ward_session_mode(s);
+	enum cas_unauth cls;
+	char reason[400];
 	if (mode == WARD_SESSION_MODE_SGX) {
-		ret = deny(cs, r, q.config_id, MHD_HTTP_FORBIDDEN,
-		           "sgx attestation is not available yet", NULL);
+		ret = deny_unauth(cs, r, CAS_UNAUTH_MODE_SGX,
+		                  cas_denials_reason(CAS_UNAUTH_MODE_SGX));
 		goto out;
 	}
 	if (mode == WARD_SESSION_MODE_NONE && !cs->opts->insecure_none) {
-		ret = deny(cs, r, q.config_id, MHD_HTTP_FORBIDDEN,
-		           "attestation mode none is refused by this service", NULL);
+		ret = deny_unauth(cs, r, CAS_UNAUTH_MODE_NONE,
+		                  cas_denials_reason(CAS_UNAUTH_MODE_NONE));
 		goto out;
 	}
-	if (mode == WARD_SESSION_MODE_HOST && check_host(cs, &q, s, idx, &claims, &why)) {
-		ret = deny(cs, r, q.config_id, MHD_HTTP_FORBIDDEN, why, &claims);
+	if (mode == WARD_SESSION_MODE_HOST &&
+	    check_host(cs, &q, s, idx, &claims, reason, sizeof reason, &cls)) {
+		ret = cls == CAS_UNAUTH_N
+		          ? deny(cs, r, q.config_id, MHD_HTTP_FORBIDDEN, reason, &claims)
+		          : deny_unauth(cs, r, cls, reason);
 		goto out;
 	}
 	char *body = NULL;
