@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,7 +25,7 @@
 #include "cas_bench.h"
 #include "ward/attest.h"
 
-enum state { IDLE, NONCE, LAS, CONFIG };
+enum state { IDLE, NONCE, LAS_HELLO, LAS, CONFIG };
 
 struct client {
 	enum state st;
@@ -39,7 +40,7 @@ struct client {
 };
 
 static const char *base, *config_id, *las_path;
-static int wfd;
+static int wfd, self_pidfd; /* the workload and a pidfd of this process, sent with each request */
 static double *lat, *ph[3];
 static size_t nlat, errors;
 
@@ -62,23 +63,37 @@ static void fail(struct client *c)
 	c->st = IDLE;
 }
 
-/* Sends the evidence request with the workload descriptor; the reply is read by the loop. */
+/* Connects to the LAS; its challenge is read by the loop (send_las_request answers it). */
 static int start_las(struct client *c)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", las_path);
 	c->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (c->sock < 0 || connect(c->sock, (struct sockaddr *)&sa, sizeof sa) != 0)
-		return -1;
-	char nh[65], rh[65], req[256];
+	c->lasn = 0;
+	return c->sock < 0 || connect(c->sock, (struct sockaddr *)&sa, sizeof sa) != 0 ? -1 : 0;
+}
+
+/* The request echoing the challenge line in c->las, with our pidfd and the workload. */
+static int send_las_request(struct client *c)
+{
+	c->las[c->lasn] = 0;
+	json_object *j = json_tokener_parse(c->las);
+	const char *ch = bench_field(j, "challenge");
+	char nh[65], rh[65], req[320];
 	ward_attest_hex(c->nonce, nh);
 	ward_attest_hex(c->rd, rh);
-	int len = snprintf(req, sizeof req,
-	                   "{\"nonce\":\"%s\",\"report_data\":\"%s\",\"workload\":true}\n", nh, rh);
+	int len = ch ? snprintf(req, sizeof req,
+	                        "{\"challenge\":\"%.64s\",\"nonce\":\"%s\",\"report_data\":\"%s\","
+	                        "\"workload\":true}\n",
+	                        ch, nh, rh)
+	             : -1;
+	json_object_put(j);
+	if (len < 0)
+		return -1;
 	struct iovec iov = {.iov_base = req, .iov_len = (size_t)len};
 	union {
 		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int))];
+		char b[CMSG_SPACE(2 * sizeof(int))];
 	} cm;
 	memset(&cm, 0, sizeof cm);
 	struct msghdr mh = {
@@ -86,8 +101,9 @@ static int start_las(struct client *c)
 	struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
 	h->cmsg_level = SOL_SOCKET;
 	h->cmsg_type = SCM_RIGHTS;
-	h->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(h), &wfd, sizeof(int));
+	h->cmsg_len = CMSG_LEN(2 * sizeof(int));
+	int fds[2] = {self_pidfd, wfd};
+	memcpy(CMSG_DATA(h), fds, sizeof fds);
 	c->lasn = 0;
 	return sendmsg(c->sock, &mh, MSG_NOSIGNAL) == len ? 0 : -1;
 }
@@ -106,7 +122,7 @@ static void after_nonce(CURLM *m, struct client *c)
 	(void)m;
 	if (start_las(c) != 0)
 		return fail(c);
-	c->st = LAS;
+	c->st = LAS_HELLO;
 }
 
 /* The LAS answered (one line): post the evidence for the configuration. */
@@ -154,7 +170,11 @@ static void read_las(CURLM *m, struct client *c)
 		return fail(c);
 	if (r > 0)
 		c->lasn += (size_t)r;
-	if (r == 0 || memchr(c->las, '\n', c->lasn))
+	if (c->st == LAS_HELLO && r > 0 && memchr(c->las, '\n', c->lasn)) {
+		if (send_las_request(c) != 0)
+			return fail(c);
+		c->st = LAS;
+	} else if (r == 0 || memchr(c->las, '\n', c->lasn))
 		after_las(m, c);
 	else if (c->lasn + 1 >= sizeof c->las)
 		fail(c);
@@ -175,7 +195,8 @@ static void wait_events(CURLM *m, struct client *cl, int nc, double next, int ru
 	int maxfd = -1;
 	curl_multi_fdset(m, &r, &w, &e, &maxfd);
 	for (int i = 0; i < nc; i++)
-		if (cl[i].st == LAS && cl[i].sock >= 0 && cl[i].sock < FD_SETSIZE) {
+		if ((cl[i].st == LAS || cl[i].st == LAS_HELLO) && cl[i].sock >= 0 &&
+		    cl[i].sock < FD_SETSIZE) {
 			FD_SET(cl[i].sock, &r);
 			maxfd = cl[i].sock > maxfd ? cl[i].sock : maxfd;
 		}
@@ -194,8 +215,8 @@ static void wait_events(CURLM *m, struct client *cl, int nc, double next, int ru
 	if (pselect(maxfd + 1, &r, &w, &e, &ts, NULL) <= 0)
 		return;
 	for (int i = 0; i < nc; i++)
-		if (cl[i].st == LAS && cl[i].sock >= 0 && cl[i].sock < FD_SETSIZE &&
-		    FD_ISSET(cl[i].sock, &r))
+		if ((cl[i].st == LAS || cl[i].st == LAS_HELLO) && cl[i].sock >= 0 &&
+		    cl[i].sock < FD_SETSIZE && FD_ISSET(cl[i].sock, &r))
 			read_las(m, &cl[i]);
 }
 
@@ -237,6 +258,7 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || nc < 1 || rate <= 0)
 		return 1;
 	wfd = open(argv[5], O_RDONLY | O_CLOEXEC);
+	self_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	size_t cap = (size_t)(secs * rate) + (size_t)nc + 16;
 	lat = malloc(cap * sizeof *lat);
 	for (int k = 0; k < 3; k++)

@@ -184,6 +184,18 @@ static void print_field(const struct sbuf *r, const char *field)
 	json_object_put(j);
 }
 
+/* The service's "warnings", one line each on stderr. */
+static void print_warnings(const struct sbuf *r, const char *path)
+{
+	json_object *j = json_tokener_parse(r->p), *w;
+	if (j && json_object_object_get_ex(j, "warnings", &w) &&
+	    json_object_is_type(w, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(w); i++)
+			fprintf(stderr, "ward session: %s: warning: %s\n", path,
+			        json_object_get_string(json_object_array_get_idx(w, i)));
+	json_object_put(j);
+}
+
 static int apply(const struct opts *o, const char *path, int update)
 {
 	char *text;
@@ -217,6 +229,7 @@ static int apply(const struct opts *o, const char *path, int update)
 		rc = request(o, update ? "PUT" : "POST", url, body, len, &r);
 	if (!rc) {
 		print_field(&r, "digest");
+		print_warnings(&r, path);
 		sodium_free(r.p);
 	}
 	ward_session_text_free(canon);

@@ -9,12 +9,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint8_t nonce[32], rd[32];
-	int want = -1;
-	int rc = ward_attest_las_parse_request((const char *)data, size, nonce, rd, &want);
-	if (rc < 0 && (!sodium_is_zero(nonce, 32) || !sodium_is_zero(rd, 32) || want != 0))
-		abort();
-	if (rc == 0 && want != 0 && want != 1)
+	struct ward_attest_las_req req;
+	memset(&req, 0xa5, sizeof req);
+	int rc = ward_attest_las_parse_request((const char *)data, size, &req);
+	if (rc < 0 && !sodium_is_zero((const uint8_t *)&req, sizeof req))
+		abort(); /* a refused request leaves nothing behind */
+	if (rc == 0 && req.want_workload != 0 && req.want_workload != 1)
 		abort();
 	return 0;
 }

@@ -110,13 +110,29 @@ fi
 # ---- malformed and hostile requests ----------------------------------------------------
 if [ -n "$PY" ]; then
 	"$PY" - "$SOCK" "$T" >"$T/py.out" 2>&1 <<'EOF'
-import array, os, socket, sys, time
+import array, json, os, socket, sys, time
 sock, tmp = sys.argv[1], sys.argv[2]
 H = "ab" * 32
-def talk(data, fds=(), close_early=False, timeout=10):
+def read_line(s):
+    out = b""
+    while not out.endswith(b"\n"):
+        b = s.recv(4096)
+        if not b:
+            break
+        out += b
+    return out
+# talk: the LAS protocol by hand. CHAL in data becomes the challenge; a pidfd of this
+# process goes first among the descriptors unless pidfd=False.
+def talk(data, fds=(), close_early=False, timeout=10, pidfd=True):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     s.connect(sock)
+    hello = read_line(s)
+    if b'"challenge"' not in hello:
+        s.close()
+        return hello
+    data = data.replace(b"CHAL", json.loads(hello)["challenge"].encode())
+    fds = ([os.pidfd_open(os.getpid())] if pidfd else []) + list(fds)
     try:
         if fds:
             s.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
@@ -128,7 +144,7 @@ def talk(data, fds=(), close_early=False, timeout=10):
         s.shutdown(socket.SHUT_WR)
     except (BrokenPipeError, ConnectionResetError):
         pass  # the LAS gave up on an oversized request before we finished sending
-    out = b""
+    out = hello
     try:
         while True:
             b = s.recv(4096)
@@ -139,14 +155,14 @@ def talk(data, fds=(), close_early=False, timeout=10):
         out += b"<reset>"
     s.close()
     return out
-def refused(name, data, fds=(), want=b'"error"'):
+def refused(name, data, fds=(), want=b'"error"', pidfd=True):
     try:
-        r = talk(data, fds)
+        r = talk(data, fds, pidfd=pidfd)
     except Exception as e:
         print("FAIL: %s (%s)" % (name, e)); return
     ok = (want in r or r.endswith(b"<reset>")) and b"evidence" not in r
     print(("PASS: %s" if ok else "FAIL: %s: " + repr(r[:200])) % name)
-good = ('{"nonce":"%s","report_data":"%s"}\n' % (H, H)).encode()
+good = ('{"challenge":"CHAL","nonce":"%s","report_data":"%s"}\n' % (H, H)).encode()
 fd = os.open("/bin/true", os.O_RDONLY)
 dfd = os.open(tmp, os.O_RDONLY)
 cases = [
@@ -164,10 +180,25 @@ cases = [
     ("deep nesting", b"[" * 100000 + b"\n"),
     ("NUL bytes", b'{"nonce":"\x00"}\n'),
     ("over 4 KiB", b'{"nonce":"' + b"a" * 6000 + b'"}\n'),
-    ("workload flag without fd", ('{"nonce":"%s","report_data":"%s","workload":true}\n' % (H, H)).encode()),
+    ("workload flag without fd", good.replace(b"}", b',"workload":true}')),
+    ("no challenge", ('{"nonce":"%s","report_data":"%s"}\n' % (H, H)).encode()),
+    ("another challenge", good.replace(b"CHAL", b"cd" * 32)),
 ]
 for name, data in cases:
     refused(name, data)
+refused("no pidfd", good, pidfd=False, want=b"pidfd")
+refused("a pidfd of another process", good, pidfd=False, fds=[os.pidfd_open(1)], want=b"not the connecting")
+# a forked child shares the connection but is not the process that connected
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.settimeout(10); s.connect(sock)
+hello = read_line(s)
+pid = os.fork()
+if pid == 0:
+    req = good.replace(b"CHAL", json.loads(hello)["challenge"].encode())
+    s.sendmsg([req], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [os.pidfd_open(os.getpid())]))])
+    os._exit(0)
+os.waitpid(pid, 0)
+r = read_line(s); s.close()
+print(("PASS: %s" if b"another process" in r else "FAIL: %s " + repr(r[:200])) % "a request written by a forked child is refused")
 refused("fd without workload flag", good, [fd])
 refused("two fds", good.replace(b"}", b',"workload":true}'), [fd, fd])
 refused("five fds", good.replace(b"}", b',"workload":true}'), [fd] * 5)
@@ -196,6 +227,72 @@ fails_with "a workload over 1 GiB is refused (bounded work per request)" 9 \
 	"$WARD" las query --socket "$SOCK" --workload "$T/huge"
 rm -f "$T/huge"
 kill -0 "$LAS_PID" 2>/dev/null && pass "LAS still running after hostile requests" || fail "LAS died"
+
+# ---- a program that connects, then executes ward, never gets evidence naming ward ----------
+# (1) the parent connects and hands the connection to a long-lived ward process; a forked
+# child, sharing the connection, writes the request: refused, the writer is not the process
+# that connected (or, if the LAS measures during the execve, refused for that). (2) the process writes the request itself, then executes ward: refused, or
+# evidence naming python (measured before the challenge), never the ward launcher.
+if [ -n "$PY" ]; then
+	"$PY" - "$SOCK" "$WARD" "$T" "$LAUNCHER" >"$T/py3.out" 2>&1 <<'EOF'
+import array, base64, json, os, socket, sys, time
+sock, ward, tmp, launcher = sys.argv[1:5]
+H = "ab" * 32
+def line(s):
+    out = b""
+    while not out.endswith(b"\n"):
+        b = s.recv(4096)
+        if not b:
+            break
+        out += b
+    return out
+def request(s, hello, pid):
+    req = ('{"challenge":"%s","nonce":"%s","report_data":"%s"}\n' % (json.loads(hello)["challenge"], H, H)).encode()
+    s.sendmsg([req], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [os.pidfd_open(pid)]))])
+for variant in (1, 2):
+    r, w = os.pipe()
+    ward_pid = os.fork()
+    if ward_pid == 0:  # connects, then becomes ward holding the connection
+        os.close(r)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(sock)
+        os.set_inheritable(s.fileno(), True)
+        hello = line(s) if variant == 2 else None  # (1) executes ward at once
+        if os.fork() == 0:  # the accomplice: shares the connection, reports the answers
+            ans = b""
+            if variant == 1:
+                hello = ans = line(s)  # an error instead if the LAS saw the execve happen
+                time.sleep(0.3)  # the connecting process is ward by now
+                if b'"challenge"' in hello:
+                    request(s, hello, os.getppid())
+            else:
+                time.sleep(0.1)
+            while True:
+                b = s.recv(4096)
+                if not b:
+                    break
+                ans += b
+            os.write(w, ans); os._exit(0)
+        os.close(w)
+        if variant == 2:
+            request(s, hello, os.getpid())
+        os.execv(ward, [ward, "las", "--socket", tmp + "/decoy%d.sock" % variant])
+    os.close(w)
+    time.sleep(1.0)
+    os.kill(ward_pid, 15); os.waitpid(ward_pid, 0)
+    out = b""
+    while True:
+        b = os.read(r, 4096)
+        if not b:
+            break
+        out += b
+    ev = [l for l in out.split(b"\n") if b'"evidence"' in l]
+    named = bool(ev) and base64.b64decode(json.loads(ev[0])["evidence"])[40:72].hex() == launcher
+    ok = b'"error"' in out and not ev if variant == 1 else not named and out != b""
+    print(("PASS: %s" if ok else "FAIL: %s " + repr(out[:300])) %
+          ("variant %d: a connection handed to a ward process yields no evidence naming ward" % variant))
+EOF
+	cat "$T/py3.out"
+fi
 
 # ---- concurrency ---------------------------------------------------------------------------
 for i in $(seq 50); do
@@ -231,19 +328,23 @@ stop_las
 start_las --max-conns 2 || fail "restart with --max-conns 2: $(tail -3 "$T/las.log")"
 if [ -n "$PY" ]; then
 	"$PY" - "$SOCK" "$WARD" >"$T/py2.out" 2>&1 <<'EOF'
-import socket, subprocess, sys, time
+import array, json, os, socket, subprocess, sys, time
 sock, ward = sys.argv[1], sys.argv[2]
 H = "ab" * 32
-good = ('{"nonce":"%s","report_data":"%s"}\n' % (H, H)).encode()
+good = ('{"challenge":"CHAL","nonce":"%s","report_data":"%s"}\n' % (H, H)).encode()
 def talk(data):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10)
     s.connect(sock)
-    try:
-        s.sendall(data)
-    except BrokenPipeError:
-        pass  # refused ("busy") before the request was sent: the answer is still there
     out = b""
+    while not out.endswith(b"\n"):
+        b = s.recv(4096)
+        if not b:
+            break
+        out += b
+    if b'"challenge"' in out:  # not refused at once ("busy"): send the request
+        req = data.replace(b"CHAL", json.loads(out)["challenge"].encode())
+        s.sendmsg([req], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [os.pidfd_open(os.getpid())]))])
     while True:
         b = s.recv(4096)
         if not b:

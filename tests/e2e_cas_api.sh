@@ -46,6 +46,11 @@ EOF
 code=$(api alice POST /v1/sessions "$T/s1.yml")
 expect_status "alice creates a session (201)" 201 "$code"
 D1=$(json_field digest <"$T/resp")
+grep -q '"warnings":\[ *"service '"'"'svc'"'"' passes a secret in its command arguments' "$T/resp" &&
+	pass "a secret in command arguments is warned about (ps shows arguments)" || fail "no warning: $(cat "$T/resp")"
+printf 'name: nowarn\nsecrets: [{name: K, kind: x25519}]\nservices: [{name: s, command: "p $$WARD::K:public:hex$$", environment: {K: "$$WARD::K:hex$$"}, attestation: {measurements: [%s]}}]\n' "$M" >"$T/nowarn.yml"
+expect_status "a public half in arguments, the secret in the environment" 201 "$(api alice POST /v1/sessions "$T/nowarn.yml")"
+grep -q warnings "$T/resp" && fail "warned: $(cat "$T/resp")" || pass "no warning for a public half in arguments"
 [ "$D1" = "$("$WARD" session digest "$T/s1.yml")" ] && pass "digest = local canonical digest" ||
 	fail "digest $D1 vs $("$WARD" session digest "$T/s1.yml")"
 expect_status "creating it again without predecessor: 409" 409 "$(api alice POST /v1/sessions "$T/s1.yml")"
@@ -150,7 +155,9 @@ expect_status "the service is still up after all that" 200 "$(api alice GET /v1/
 S=(--cas "https://$OWNER" --cacert "$CA" --cert "$T/alice.crt" --key "$T/alice.key")
 SB=(--cas "https://$OWNER" --cacert "$CA" --cert "$T/bob.crt" --key "$T/bob.key")
 sed 's/name: app/name: cli/' "$T/s1.yml" >"$T/cli.yml"
-"$WARD" session create "${S[@]}" "$T/cli.yml" >"$T/cli.d" && pass "ward session create" || fail "create"
+"$WARD" session create "${S[@]}" "$T/cli.yml" >"$T/cli.d" 2>"$T/cli.err" && pass "ward session create" || fail "create"
+grep -q "cli.yml: warning: service 'svc' passes a secret in its command arguments" "$T/cli.err" &&
+	pass "ward session create prints the service's warning" || fail "warning: $(cat "$T/cli.err")"
 fails_with "ward session create again: 11 (conflict)" 11 "$WARD" session create "${S[@]}" "$T/cli.yml"
 fails_with "ward session update by bob: 9 (denied)" 9 "$WARD" session update "${SB[@]}" --predecessor "$(cat "$T/cli.d")" "$T/cli.yml"
 ok "ward session update --predecessor" "$WARD" session update "${S[@]}" --predecessor "$(cat "$T/cli.d")" "$T/cli.yml"

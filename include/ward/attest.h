@@ -263,6 +263,25 @@ struct ward_attest_proc_ops {
 WARD_EXPORT WARD_NODISCARD int
 ward_attest_measure_process(int pid, const struct ward_attest_proc_ops *ops, uint8_t out[32]);
 
+/*
+ * What tells one exec of a process from the next: the executable's device
+ * and inode and the randomised start of its code and of its stack
+ * (/proc/PID/stat). An execve gives a new layout, so two equal images read
+ * at two instants mean the process ran one program image throughout (up to
+ * the randomisation's ~2^-50 chance). A process without address-space
+ * randomisation (personality ADDR_NO_RANDOMIZE) is refused, WARD_E_DENIED,
+ * as is one whose layout the caller may not read.
+ */
+struct ward_attest_image {
+	uint64_t dev, ino, start_code, start_stack;
+};
+WARD_EXPORT WARD_NODISCARD int ward_attest_image_read(int pid, struct ward_attest_image *out);
+/* 1 if a and b are the same image. */
+WARD_EXPORT int ward_attest_image_same(const struct ward_attest_image *a,
+                                       const struct ward_attest_image *b);
+/* The pid a pidfd (e.g. received over SCM_RIGHTS) refers to, or a negative error. */
+WARD_EXPORT WARD_NODISCARD int ward_attest_pidfd_pid(int fd);
+
 /* 64 lower-case hex digits and a NUL. */
 WARD_EXPORT void ward_attest_hex(const uint8_t in[32], char out[65]);
 
@@ -278,16 +297,24 @@ WARD_EXPORT WARD_NODISCARD int ward_attest_unhex(const char *hex, uint8_t out[32
  */
 WARD_EXPORT const char *ward_attest_las_default_path(void);
 
+/* One evidence request as the LAS reads it. */
+struct ward_attest_las_req {
+	uint8_t challenge[32]; /* the LAS's, echoed: the request was written after it */
+	uint8_t nonce[32];
+	uint8_t report_data[32];
+	int want_workload;
+};
+
 /*
- * The LAS side of the protocol: parses one request line (a trailing newline
- * is allowed), exactly {"nonce":HEX64,"report_data":HEX64[,"workload":BOOL]}
- * with no other field, nesting or trailing bytes. *want_workload is 0 if the
- * field is absent. WARD_E_FORMAT with a message for the client otherwise.
+ * The LAS side of the protocol (docs/attestation.md): parses one request
+ * line (a trailing newline is allowed), exactly
+ * {"challenge":HEX64,"nonce":HEX64,"report_data":HEX64[,"workload":BOOL]}
+ * in any order with no other field, nesting or trailing bytes. want_workload
+ * is 0 if the field is absent. WARD_E_FORMAT with a message for the client
+ * otherwise (and *req zeroed).
  */
 WARD_EXPORT WARD_NODISCARD int ward_attest_las_parse_request(const char *buf, size_t len,
-                                                             uint8_t nonce[32],
-                                                             uint8_t report_data[32],
-                                                             int *want_workload);
+                                                             struct ward_attest_las_req *req);
 
 /*
  * Asks the LAS at socket_path for evidence binding nonce and report_data.

@@ -129,6 +129,13 @@ WARD_EXPORT int ward_session_service_find(const struct ward_session *s, const ch
 /* command[0] of service i: not secret (references are refused there). */
 WARD_EXPORT const char *ward_session_service_program(const struct ward_session *s, size_t i)
     WARD_NONNULL(1);
+/*
+ * 1 if a command argument of service i (after the program) holds a secret
+ * value (a reference other than :public): every local user can read a
+ * process's arguments (/proc/PID/cmdline, ps), so the key service warns.
+ */
+WARD_EXPORT int ward_session_service_secret_in_argv(const struct ward_session *s, size_t i)
+    WARD_NONNULL(1);
 /* User ids service i must run as (empty: any), sorted. */
 WARD_EXPORT size_t ward_session_service_uids(const struct ward_session *s, size_t i,
                                              const uint32_t **uids) WARD_NONNULL(1, 3);

@@ -332,6 +332,21 @@ const char *ward_session_service_program(const struct ward_session *s, size_t i)
 	return i < s->nservices ? s->services[i].argv[0] : NULL;
 }
 
+int ward_session_service_secret_in_argv(const struct ward_session *s, size_t i)
+{
+	if (i >= s->nservices)
+		return 0;
+	const struct ws_service *v = &s->services[i];
+	for (size_t a = 1; a < v->argc; a++) {
+		size_t pos = 0;
+		struct ws_ref r;
+		while (ws_ref_next(v->argv[a], &pos, &r) > 0)
+			if (!r.pub)
+				return 1;
+	}
+	return 0;
+}
+
 size_t ward_session_service_uids(const struct ward_session *s, size_t i, const uint32_t **uids)
 {
 	if (i >= s->nservices) {

@@ -28,6 +28,30 @@ static int reply_obj(struct cas_request *r, unsigned status, json_object *o)
 	return ret;
 }
 
+/*
+ * "warnings": what the session allows that it probably should not. A secret
+ * in command arguments is readable by every local user through ps.
+ */
+static void add_warnings(json_object *o, const struct ward_session *s)
+{
+	json_object *w = NULL;
+	for (size_t i = 0; i < ward_session_service_count(s); i++) {
+		if (!ward_session_service_secret_in_argv(s, i))
+			continue;
+		char msg[256];
+		snprintf(
+		    msg, sizeof msg,
+		    "service '%s' passes a secret in its command arguments, which every local "
+		    "user can read (ps, /proc/PID/cmdline): use environment or injection_files",
+		    ward_session_service_name(s, i));
+		if (!w)
+			w = json_object_new_array();
+		json_object_array_add(w, json_object_new_string(msg));
+	}
+	if (w)
+		json_object_object_add(o, "warnings", w);
+}
+
 /* POST /v1/sessions and PUT /v1/sessions/NAME. */
 static int apply(struct cas_state *cs, struct cas_request *r, const char *url_name)
 {
@@ -65,6 +89,7 @@ static int apply(struct cas_state *cs, struct cas_request *r, const char *url_na
 	json_object_object_add(o, "name", json_object_new_string(ward_session_name(s)));
 	json_object_object_add(o, "digest", json_object_new_string(hex));
 	json_object_object_add(o, "created", json_object_new_boolean(created));
+	add_warnings(o, s);
 	ward_session_free(s);
 	return reply_obj(r, created ? MHD_HTTP_CREATED : MHD_HTTP_OK, o);
 }

@@ -75,10 +75,12 @@ struct las {
 };
 
 struct request {
-	uint8_t nonce[32], rd[32];
-	int want_workload;
+	struct ward_attest_las_req q;
 	int fds[MAX_FDS];
 	int nfds;
+	pid_t peer;     /* SO_PEERCRED: the process that connected */
+	int foreign;    /* some bytes came without credentials, or from another process */
+	uint8_t ch[32]; /* the challenge sent */
 };
 
 static void log_line(const char *fmt, ...) WARD_PRINTF(1, 2);
@@ -93,9 +95,19 @@ static void log_line(const char *fmt, ...)
 	fprintf(stderr, "ward las: %s\n", buf);
 }
 
-static void collect_fds(struct msghdr *mh, struct request *r)
+/* Takes passed descriptors and checks who wrote this chunk (SO_PASSCRED adds it). */
+static void collect_cmsgs(struct msghdr *mh, struct request *r)
 {
+	int creds = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred u;
+			memcpy(&u, CMSG_DATA(c), sizeof u);
+			creds = 1;
+			if (u.pid != r->peer)
+				r->foreign = 1;
+		}
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -108,6 +120,8 @@ static void collect_fds(struct msghdr *mh, struct request *r)
 				close(fd);
 		}
 	}
+	if (!creds)
+		r->foreign = 1;
 }
 
 /* Reads one request line within the deadline, collecting passed descriptors. */
@@ -125,7 +139,8 @@ static int read_request(const struct las *l, int s, char *buf, size_t *len, stru
 			return ward_error(WARD_E_FORMAT, "request timed out");
 		union {
 			struct cmsghdr h;
-			char b[CMSG_SPACE(MAX_FDS * sizeof(int))];
+			char
+			    b[CMSG_SPACE(MAX_FDS * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
 		} cm;
 		struct iovec iov = {.iov_base = buf + n, .iov_len = REQ_MAX - n};
 		struct msghdr mh = {.msg_iov = &iov,
@@ -137,7 +152,8 @@ static int read_request(const struct las *l, int s, char *buf, size_t *len, stru
 			continue;
 		if (k < 0)
 			return ward_error_errno("cannot read the request");
-		collect_fds(&mh, r);
+		if (k > 0)
+			collect_cmsgs(&mh, r);
 		if (mh.msg_flags & MSG_CTRUNC)
 			return ward_error(WARD_E_FORMAT, "too many descriptors passed");
 		if (k == 0)
@@ -201,46 +217,116 @@ static int sign_reply(struct las *l, struct ward_attest_claims *c, char *reply, 
 	return 0;
 }
 
-static int handle(struct las *l, int s, struct ucred *cr, struct request *r, char *reply,
-                  size_t cap)
+/*
+ * Before the challenge: who connected, and what it runs. The image read
+ * around the measurement shows the process did not execve while measured.
+ */
+static int measure_peer(struct las *l, int s, struct ucred *cr, int *pidfd,
+                        struct ward_attest_image *img, uint8_t launcher[32])
 {
 	socklen_t sl = sizeof *cr;
 	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, cr, &sl) < 0 || cr->pid <= 0)
 		return ward_error_errno("cannot identify the peer (SO_PEERCRED)");
-	int pidfd = -1;
-	sl = sizeof pidfd;
-	if (getsockopt(s, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &sl) < 0) {
-		pidfd = -1;
+	sl = sizeof *pidfd;
+	if (getsockopt(s, SOL_SOCKET, SO_PEERPIDFD, pidfd, &sl) < 0) {
+		*pidfd = -1;
 		if (errno == ESRCH)
 			return ward_error(WARD_E_DENIED, "the peer process has exited");
 	}
+	int one = 1;
+	if (setsockopt(s, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0)
+		return ward_error_errno("SO_PASSCRED");
+	struct ward_attest_image after;
+	int rc = ward_attest_image_read(cr->pid, img);
+	if (rc == 0)
+		rc = measure_launcher(l, cr->pid, *pidfd, launcher);
+	if (rc == 0)
+		rc = ward_attest_image_read(cr->pid, &after);
+	if (rc == 0 && !ward_attest_image_same(img, &after))
+		rc = ward_error(WARD_E_DENIED, "the peer executed another program while measured");
+	return rc;
+}
+
+/* The challenge line; the request must echo it, so it was written after the measurement. */
+static int send_challenge(int s, struct request *r)
+{
+	char hex[65], line[96];
+	randombytes_buf(r->ch, sizeof r->ch);
+	ward_attest_hex(r->ch, hex);
+	int n = snprintf(line, sizeof line, "{\"challenge\":\"%s\"}\n", hex);
+	if (send(s, line, (size_t)n, MSG_NOSIGNAL) != n)
+		return ward_error_errno("cannot send the challenge");
+	return 0;
+}
+
+/*
+ * The request must come from the measured process, still running the
+ * measured image, through the LAS client: written by the peer's pid
+ * (SCM_CREDENTIALS), echoing the challenge, with a pidfd of itself first.
+ */
+static int take_request(struct las *l, int s, struct request *r,
+                        const struct ward_attest_image *img, int pidfd)
+{
 	char *buf = malloc(REQ_MAX + 1);
 	size_t n = 0;
 	int rc = buf ? read_request(l, s, buf, &n, r) : ward_error(WARD_E_NOMEM, "out of memory");
 	if (rc == 0)
-		rc = ward_attest_las_parse_request(buf, n, r->nonce, r->rd, &r->want_workload);
+		rc = ward_attest_las_parse_request(buf, n, &r->q);
 	free(buf);
+	if (rc < 0)
+		return rc;
+	if (r->foreign)
+		return ward_error(WARD_E_DENIED, "the request was written by another process "
+		                                 "than the one that connected");
+	if (sodium_memcmp(r->q.challenge, r->ch, sizeof r->ch) != 0)
+		return ward_error(WARD_E_DENIED,
+		                  "the request does not echo this connection's challenge");
+	if (r->nfds != 1 + (r->q.want_workload != 0))
+		return ward_error(WARD_E_FORMAT, "%s",
+		                  r->q.want_workload
+		                      ? "\"workload\": true needs a pidfd and one descriptor"
+		                      : "the request needs exactly a pidfd");
+	rc = ward_attest_pidfd_pid(r->fds[0]);
+	if (rc >= 0 && rc != r->peer)
+		rc = ward_error(WARD_E_DENIED, "the pidfd passed is not the connecting process's");
+	if (rc < 0)
+		return rc;
+	struct ward_attest_image now;
+	rc = ward_attest_image_read(r->peer, &now);
+	if (rc == 0 && !ward_attest_image_same(img, &now))
+		rc = ward_error(WARD_E_DENIED,
+		                "the peer executed another program during attestation");
+	if (rc == 0 && pidfd >= 0 && pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
+		rc = ward_error(WARD_E_DENIED, "the peer process exited during attestation");
+	return rc;
+}
+
+static int handle(struct las *l, int s, struct ucred *cr, struct request *r, char *reply,
+                  size_t cap)
+{
 	struct ward_attest_claims c;
 	memset(&c, 0, sizeof c);
-	if (rc == 0 && r->want_workload != (r->nfds == 1))
-		rc = ward_error(WARD_E_FORMAT,
-		                r->want_workload ? "\"workload\": true needs exactly one descriptor"
-		                                 : "descriptor passed without \"workload\": true");
-	if (rc == 0 && r->want_workload) {
+	struct ward_attest_image img;
+	int pidfd = -1;
+	int rc = measure_peer(l, s, cr, &pidfd, &img, c.launcher);
+	r->peer = cr->pid;
+	if (rc == 0)
+		rc = send_challenge(s, r);
+	if (rc == 0)
+		rc = take_request(l, s, r, &img, pidfd);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (rc == 0 && r->q.want_workload) {
 		int hit = 0;
-		rc = las_cache_measure(l->cache, r->fds[0], c.workload, &hit);
+		rc = las_cache_measure(l->cache, r->fds[1], c.workload, &hit);
 		c.flags = WARD_ATTEST_HAS_WORKLOAD;
 		if (hit)
 			atomic_fetch_add(&l->hits, 1);
 	}
-	if (rc == 0)
-		rc = measure_launcher(l, cr->pid, pidfd, c.launcher);
-	if (pidfd >= 0)
-		close(pidfd);
 	if (rc < 0)
 		return rc;
-	memcpy(c.report_data, r->rd, 32);
-	memcpy(c.nonce, r->nonce, 32);
+	memcpy(c.report_data, r->q.report_data, 32);
+	memcpy(c.nonce, r->q.nonce, 32);
 	randombytes_buf(c.las_nonce, sizeof c.las_nonce);
 	c.time = (int64_t)time(NULL);
 	c.pid = (uint32_t)cr->pid;
@@ -536,6 +622,27 @@ static int pool_stop(struct las *l)
 	return all;
 }
 
+/*
+ * Telling one exec from the next relies on address-space randomisation
+ * (ward_attest_image_read): with it switched off system-wide, refuse to serve.
+ */
+static int check_aslr(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/randomize_va_space", "re");
+	int v = -1;
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	if (v == 0)
+		return ward_error(
+		    WARD_E_UNSUPPORTED,
+		    "address-space randomisation is off (kernel.randomize_va_space=0): "
+		    "the LAS could not tell a process that executed another program");
+	return 0;
+}
+
 int las_serve(const struct las_options *o, struct ward_attest_key *key)
 {
 	/* On the heap: worker threads still running at exit must not see a dead frame. */
@@ -552,8 +659,9 @@ int las_serve(const struct las_options *o, struct ward_attest_key *key)
 		ward_attest_key_free(key);
 		return rc;
 	}
-	int sigfd = stop_pipe();
-	if (sigfd < 0)
+	rc = check_aslr();
+	int sigfd = rc == 0 ? stop_pipe() : -1;
+	if (rc == 0 && sigfd < 0)
 		rc = ward_error_errno("pipe");
 	l->cache = rc == 0 ? las_cache_new(o->cache_entries) : NULL;
 	if (rc == 0 && !l->cache)
