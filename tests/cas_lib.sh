@@ -26,6 +26,19 @@ make_cert() {
 		-subj "/CN=$1" >/dev/null 2>&1
 }
 
+# make_cert_dated NAME START END: a self-signed client certificate valid from START to END
+# (YYYYMMDDHHMMSSZ), for certificates that have expired or are not yet valid.
+make_cert_dated() {
+	local d="$T/ca-$1"
+	mkdir -p "$d/new" && : >"$d/index.txt" && echo 01 >"$d/serial"
+	printf '[ca]\ndefault_ca=d\n[d]\ndir=%s\ndatabase=$dir/index.txt\nnew_certs_dir=$dir/new\nserial=$dir/serial\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n' \
+		"$d" >"$d/ca.cnf"
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/$1.key" \
+		-out "$d/req.csr" -subj "/CN=$1" >/dev/null 2>&1 &&
+		openssl ca -batch -config "$d/ca.cnf" -selfsign -keyfile "$T/$1.key" -in "$d/req.csr" \
+			-out "$T/$1.crt" -startdate "$2" -enddate "$3" >/dev/null 2>&1
+}
+
 # cert_hash NAME: SHA-256 of the certificate's SubjectPublicKeyInfo (how the service names owners).
 cert_hash() {
 	openssl x509 -in "$T/$1.crt" -pubkey -noout | openssl pkey -pubin -outform DER |

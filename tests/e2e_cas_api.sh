@@ -55,6 +55,11 @@ grep -q warnings "$T/resp" && fail "warned: $(cat "$T/resp")" || pass "no warnin
 	fail "digest $D1 vs $("$WARD" session digest "$T/s1.yml")"
 expect_status "creating it again without predecessor: 409" 409 "$(api alice POST /v1/sessions "$T/s1.yml")"
 expect_status "bob cannot read alice's session" 403 "$(api bob GET /v1/sessions/app)"
+make_cert_dated expired 20200101000000Z 20200102000000Z && make_cert_dated future 20900101000000Z 20900102000000Z ||
+	fail "cannot make dated certificates"
+expect_status "an expired client certificate: 401" 401 "$(api expired GET /v1/sessions)"
+grep -q "expired or is not yet valid" "$T/resp" && pass "says the certificate expired" || fail "$(cat "$T/resp")"
+expect_status "a client certificate not valid yet: 401" 401 "$(api future GET /v1/sessions)"
 expect_status "alice reads it" 200 "$(api alice GET /v1/sessions/app)"
 grep -q "explicit-pw-7788" "$T/resp" && pass "read returns the owner's explicit value" || fail "explicit value missing"
 grep -q "\"digest\":\"$D1\"" "$T/resp" && pass "read returns the digest" || fail "digest missing"
