@@ -165,6 +165,14 @@ static int public_key(struct cas_state *cs, struct cas_request *r, const char *n
 	enum ward_secret_kind kind;
 	uint8_t pk[32];
 	int rc = ward_store_secret_public(cs->store, name, secret, &kind, pk);
+	/* One answer for "no such secret" and "not exported": any client may ask, and the
+	 * difference would tell it the names and kinds of secrets it may not read. */
+	if (rc == WARD_E_NOTFOUND || rc == WARD_E_DENIED) {
+		char msg[400];
+		snprintf(msg, sizeof msg, "no exported public key '%.128s' in session '%.128s'",
+		         secret, name);
+		return cas_reply_error(r, MHD_HTTP_NOT_FOUND, msg);
+	}
 	if (rc)
 		return cas_reply_ward_error(r, rc);
 	char hex[65], b64[64];
