@@ -375,10 +375,18 @@ static int cmd_audit_verify(const char *dir, const char *key_hex, const char *wi
 	snprintf(path, sizeof path, "%s/%s", dir, WARD_STORE_AUDIT);
 	struct ward_audit_report rep;
 	rc = ward_audit_verify_witness(path, pk, &anchor, witness ? &w : NULL, &rep);
+	uint64_t uncommitted = 0;
+	if (!rc) /* the log against the database: a database rolled back alone */
+		rc = ward_store_audit_check(dir, &uncommitted);
 	if (rc) {
 		ward_report("ward cas audit verify", path, rc);
 		return rc == WARD_E_IO ? WARD_EXIT_IO : WARD_EXIT_BADMSG;
 	}
+	if (uncommitted)
+		fprintf(stderr,
+		        "ward cas audit verify: note: entry %llu records a change that was logged "
+		        "but not committed (the service stopped in between)\n",
+		        (unsigned long long)uncommitted);
 	char hex[65];
 	ward_attest_hex(rep.last_hash, hex);
 	printf("ok: %llu entries, last %llu, checkpoint at %llu%s\n",

@@ -267,6 +267,77 @@ static void test_nowait(void)
 	CHECK_RC(verify(NULL, &rep), 0, "the log verifies");
 }
 
+/* Collects the events ward_audit_scan_after visits. */
+struct seen {
+	int n;
+	uint64_t first;
+	char last[32];
+};
+
+static int collect(void *ctx, const struct ward_audit_entry *e)
+{
+	struct seen *s = ctx;
+	if (s->n++ == 0)
+		s->first = e->seq;
+	snprintf(s->last, sizeof s->last, "%s", e->event);
+	return 0;
+}
+
+static int stop_at_second(void *ctx, const struct ward_audit_entry *e)
+{
+	(void)e;
+	return ++((struct seen *)ctx)->n == 2 ? WARD_E_BADMSG : 0;
+}
+
+/* The checkpoint covers the last entry: removing its newline must not get it cut. */
+static void test_checkpointed_tail(void)
+{
+	struct ward_audit *a = NULL;
+	struct ward_audit_pos ck, p2;
+	CHECK_RC(ward_audit_open(logpath, sk, &a), 0, "open");
+	if (!a)
+		return;
+	CHECK_RC(ward_audit_append(a, "ck.one", NULL, &ck), 0, "append the checkpointed entry");
+	CHECK_RC(ward_audit_append(a, "after.one", NULL, NULL), 0, "append after it");
+	CHECK_RC(ward_audit_append(a, "after.two", NULL, &p2), 0, "and another");
+	ward_audit_close(a);
+	struct seen s = {0};
+	uint64_t last = 0;
+	CHECK_RC(ward_audit_scan_after(logpath, pk, &ck, collect, &s, &last), 0, "scan after it");
+	CHECK(s.n == 2 && s.first == ck.seq + 1 && !strcmp(s.last, "after.two") && last == p2.seq,
+	      "the scan visits exactly the two later entries (%d, last %s)", s.n, s.last);
+	s.n = 0;
+	CHECK_RC(ward_audit_scan_after(logpath, pk, &ck, stop_at_second, &s, &last), WARD_E_BADMSG,
+	         "a visitor's refusal stops the scan and is returned");
+	struct ward_audit_pos future = p2;
+	future.seq += 5;
+	CHECK_RC(ward_audit_scan_after(logpath, pk, &future, collect, &s, &last), WARD_E_TRUNCATED,
+	         "a checkpoint past the end is truncation");
+	struct ward_audit_pos other = ck;
+	other.hash[0] ^= 1;
+	CHECK_RC(ward_audit_scan_after(logpath, pk, &other, collect, &s, &last), WARD_E_BADMSG,
+	         "a checkpoint whose entry differs is refused");
+
+	/* Cut the final newline of the last entry, which the checkpoint p2 covers. */
+	struct stat st0, st1;
+	stat(logpath, &st0);
+	CHECK(truncate(logpath, st0.st_size - 1) == 0, "remove the last newline");
+	stat(logpath, &st0);
+	CHECK_RC(ward_audit_scan_after(logpath, pk, &p2, collect, &s, &last), WARD_E_BADMSG,
+	         "the scan reports the checkpointed entry incomplete: %s", ward_last_error());
+	a = NULL;
+	CHECK_RC(ward_audit_open_at(logpath, sk, &p2, &a), WARD_E_BADMSG,
+	         "open refuses to cut the checkpointed entry: %s", ward_last_error());
+	ward_audit_close(a);
+	stat(logpath, &st1);
+	CHECK(st1.st_size == st0.st_size, "and leaves the file as it was");
+	CHECK_RC(ward_audit_open_at(logpath, sk, &ck, &a), 0,
+	         "with an older checkpoint the same tail is a torn write and is cut");
+	ward_audit_close(a);
+	struct ward_audit_report rep;
+	CHECK_RC(verify(NULL, &rep), 0, "the repaired log verifies");
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -279,5 +350,6 @@ int main(void)
 	test_torn_tail();
 	test_fail_closed();
 	test_nowait();
+	test_checkpointed_tail();
 	return test_done();
 }

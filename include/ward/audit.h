@@ -52,6 +52,18 @@ struct ward_audit_anchor {
 WARD_EXPORT WARD_NODISCARD int ward_audit_open(const char *path, const uint8_t sk[64],
                                                struct ward_audit **out) WARD_NONNULL(1, 2, 3);
 
+/*
+ * The same, given the position the store's checkpoint records (may be NULL):
+ * the torn-tail repair then never cuts bytes the checkpoint covers. If the
+ * last complete entry comes before the checkpointed one (or, at the same
+ * sequence number, differs from it), the log was altered: the call fails
+ * with WARD_E_BADMSG and changes nothing on disk. Whether the log reaches
+ * the checkpoint at all is the caller's check (ward_audit_last).
+ */
+WARD_EXPORT WARD_NODISCARD int ward_audit_open_at(const char *path, const uint8_t sk[64],
+                                                  const struct ward_audit_pos *checkpoint,
+                                                  struct ward_audit **out) WARD_NONNULL(1, 2, 4);
+
 /* Closes and wipes the key. Accepts NULL. */
 WARD_EXPORT void ward_audit_close(struct ward_audit *a);
 
@@ -135,6 +147,34 @@ WARD_EXPORT WARD_NODISCARD int ward_audit_verify_witness(const char *path, const
 
 WARD_EXPORT WARD_NODISCARD int ward_audit_anchor_check(const struct ward_audit_anchor *anchor,
                                                        const uint8_t pk[32]) WARD_NONNULL(1, 2);
+
+/* One entry after a checkpoint, as ward_audit_scan_after shows it to its visitor. */
+struct ward_audit_entry {
+	uint64_t seq;
+	const char *event;  /* "" if the entry has none */
+	const char *result; /* NULL if the entry has no "result" member */
+};
+
+/* Called for each entry in order; a non-zero return stops the scan and is returned. */
+typedef int (*ward_audit_visit_fn)(void *ctx, const struct ward_audit_entry *e);
+
+/*
+ * Reads the log at path from the checkpointed entry from on, changing
+ * nothing: the line numbered from->seq must be that entry, complete and
+ * unchanged; every later complete line must be signed with pk, numbered in
+ * sequence and chained. visit sees each later entry (its strings live until
+ * it returns). A last line without newline (a torn write) is not visited.
+ * *last_seq receives the last complete entry's number.
+ * Errors: WARD_E_TRUNCATED (the log ends before from), WARD_E_BADMSG (the
+ * checkpointed entry differs or lost its final newline; a later entry is
+ * forged, reordered or unchained), WARD_E_FORMAT, WARD_E_IO, or visit's code.
+ * Cost: one pass over the bytes before from (newline counting), signature
+ * checks only after it.
+ */
+WARD_EXPORT WARD_NODISCARD int
+ward_audit_scan_after(const char *path, const uint8_t pk[32], const struct ward_audit_pos *from,
+                      ward_audit_visit_fn visit, void *ctx, uint64_t *last_seq)
+    WARD_NONNULL(1, 2, 3, 4, 6);
 
 #ifdef __cplusplus
 }

@@ -195,6 +195,21 @@ WARD_EXPORT WARD_NODISCARD int ward_store_audit_anchor(const char *dir, uint8_t 
                                                        struct ward_audit_anchor *anchor)
     WARD_NONNULL(1, 2, 3);
 
+/*
+ * Checks, without unsealing or changing anything, the store in dir for a
+ * rolled-back or replaced database (the check unsealing makes): the
+ * checkpoint is signed by the store's audit key, the log holds the
+ * checkpointed entry complete and unchanged, and the entries after it record
+ * at most one database change (session.create|update|delete with result ok,
+ * platform.*, launcher.*, cas.init), which no cas.unseal precedes: the one a
+ * service that died between logging and committing it leaves behind.
+ * *uncommitted receives that entry's sequence number, or 0.
+ * Errors: WARD_E_BADMSG (the detail names the entries and the checkpoint),
+ * WARD_E_TRUNCATED, WARD_E_NOTFOUND, WARD_E_FORMAT, WARD_E_IO.
+ */
+WARD_EXPORT WARD_NODISCARD int ward_store_audit_check(const char *dir, uint64_t *uncommitted)
+    WARD_NONNULL(1, 2);
+
 #ifdef __cplusplus
 }
 #endif

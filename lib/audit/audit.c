@@ -115,7 +115,29 @@ static int load_last(struct ward_audit *a, off_t off, size_t len)
 	return rc;
 }
 
-static int open_log(struct ward_audit *a, const char *path, off_t *torn)
+/*
+ * Refuses to cut a torn tail that the checkpoint covers: the checkpoint is
+ * written only after its entry is durable, so a cut line at or before it
+ * was not a torn write but an edit (for example a removed final newline).
+ */
+static int check_cut(const struct ward_audit *a, const struct ward_audit_pos *ckpt, off_t torn,
+                     const char *path)
+{
+	if (!ckpt || ckpt->seq == 0)
+		return 0;
+	if (a->seq > ckpt->seq ||
+	    (a->seq == ckpt->seq && sodium_memcmp(a->hash, ckpt->hash, 32) == 0))
+		return 0;
+	return ward_error(WARD_E_BADMSG,
+	                  "%s: the incomplete last line (%lld bytes without newline) follows "
+	                  "entry %llu but the checkpoint records entry %llu: refusing to cut "
+	                  "checkpointed bytes (the log was altered; run `ward cas audit verify`)",
+	                  path, (long long)torn, (unsigned long long)a->seq,
+	                  (unsigned long long)ckpt->seq);
+}
+
+static int open_log(struct ward_audit *a, const char *path, const struct ward_audit_pos *ckpt,
+                    off_t *torn)
 {
 	a->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (a->fd < 0)
@@ -130,13 +152,16 @@ static int open_log(struct ward_audit *a, const char *path, off_t *torn)
 	int rc = find_tail(a->fd, st.st_size, &line_off, &line_len, torn);
 	if (rc)
 		return rc;
+	/* The last complete line, read before anything is cut. */
+	if (line_len && (rc = load_last(a, line_off, line_len)))
+		return rc;
 	if (*torn) {
+		if ((rc = check_cut(a, ckpt, *torn, path)))
+			return rc;
 		/* Never acknowledged: appends are synced before any reply. */
 		if (ftruncate(a->fd, st.st_size - *torn) != 0 || fdatasync(a->fd) != 0)
 			return ward_error_errno("%s: cutting a torn last line", path);
 	}
-	if (line_len && (rc = load_last(a, line_off, line_len)))
-		return rc;
 	a->written = a->synced = st.st_size - *torn;
 	a->durable.seq = a->pending.seq = a->seq;
 	memcpy(a->durable.hash, a->hash, 32);
@@ -145,6 +170,12 @@ static int open_log(struct ward_audit *a, const char *path, off_t *torn)
 }
 
 int ward_audit_open(const char *path, const uint8_t sk[64], struct ward_audit **out)
+{
+	return ward_audit_open_at(path, sk, NULL, out);
+}
+
+int ward_audit_open_at(const char *path, const uint8_t sk[64],
+                       const struct ward_audit_pos *checkpoint, struct ward_audit **out)
 {
 	*out = NULL;
 	if (sodium_init() < 0)
@@ -162,7 +193,7 @@ int ward_audit_open(const char *path, const uint8_t sk[64], struct ward_audit **
 	memcpy(a->sk, sk, 64);
 	crypto_sign_ed25519_sk_to_pk(a->pk, a->sk);
 	off_t torn = 0;
-	int rc = open_log(a, path, &torn);
+	int rc = open_log(a, path, checkpoint, &torn);
 	if (!rc && a->seq == 0) {
 		char hex[65];
 		sodium_bin2hex(hex, sizeof hex, a->pk, 32);

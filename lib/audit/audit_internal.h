@@ -28,6 +28,14 @@ int audit_body_verify(const char *body, size_t blen, const uint8_t sig[64], cons
  */
 int audit_body_fields(const char *body, size_t blen, uint64_t *seq, uint8_t prev[32]);
 
+/*
+ * Verifies one line (without its newline) against the chain state (*seq, hash:
+ * the previous entry's sequence number and line hash) and advances it.
+ * Returns 0, or WARD_E_BADMSG / WARD_E_FORMAT / WARD_E_NOMEM with *why set.
+ */
+int audit_line_check(const char *line, size_t len, const uint8_t pk[32], uint64_t *seq,
+                     uint8_t hash[32], const char **why);
+
 /* The message an anchor signs: domain || seq (big-endian) || hash. */
 size_t audit_anchor_message(const struct ward_audit_pos *pos, uint8_t *msg);
 

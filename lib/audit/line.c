@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <openssl/sha.h>
 #include <sodium.h>
 
 #include "audit/audit_internal.h"
@@ -87,4 +88,40 @@ int ward_audit_anchor_check(const struct ward_audit_anchor *anchor, const uint8_
 	if (crypto_sign_verify_detached(anchor->sig, msg, n, pk) != 0)
 		return ward_error(WARD_E_BADMSG, "audit checkpoint signature does not verify");
 	return 0;
+}
+
+/* Verifies one line (without newline) against the chain state; updates it. */
+int audit_line_check(const char *line, size_t len, const uint8_t pk[32], uint64_t *seq,
+                     uint8_t hash[32], const char **why)
+{
+	char *body = malloc(len + 1);
+	uint8_t sig[64], prev[32];
+	size_t blen;
+	uint64_t s;
+	int rc = WARD_E_BADMSG;
+	if (!body) {
+		*why = "out of memory";
+		return WARD_E_NOMEM;
+	}
+	if (audit_line_split(line, len, body, &blen, sig)) {
+		*why = "not a signed audit entry";
+		rc = WARD_E_FORMAT;
+	} else if (audit_body_verify(body, blen, sig, pk)) {
+		*why = "signature does not verify (entry altered or signed by another key)";
+	} else if (audit_body_fields(body, blen, &s, prev)) {
+		*why = "entry lacks seq or prev";
+		rc = WARD_E_FORMAT;
+	} else if (s != *seq + 1) {
+		*why = s <= *seq ? "sequence number repeats or goes back (entries replayed or "
+		                   "reordered)"
+		                 : "sequence number skips (entries removed)";
+	} else if (sodium_memcmp(prev, hash, 32) != 0) {
+		*why = "hash chain broken (an earlier entry was altered or removed)";
+	} else {
+		*seq = s;
+		SHA256((const unsigned char *)line, len, hash);
+		rc = 0;
+	}
+	free(body);
+	return rc;
 }

@@ -20,42 +20,6 @@ static int problem(struct ward_audit_report *rep, int code, uint64_t line, const
 	return ward_error(code, "audit log: %s", what);
 }
 
-/* Verifies one line (without newline) against the chain state; updates it. */
-static int check_line(const char *line, size_t len, const uint8_t pk[32], uint64_t *seq,
-                      uint8_t hash[32], const char **why)
-{
-	char *body = malloc(len + 1);
-	uint8_t sig[64], prev[32];
-	size_t blen;
-	uint64_t s;
-	int rc = WARD_E_BADMSG;
-	if (!body) {
-		*why = "out of memory";
-		return WARD_E_NOMEM;
-	}
-	if (audit_line_split(line, len, body, &blen, sig)) {
-		*why = "not a signed audit entry";
-		rc = WARD_E_FORMAT;
-	} else if (audit_body_verify(body, blen, sig, pk)) {
-		*why = "signature does not verify (entry altered or signed by another key)";
-	} else if (audit_body_fields(body, blen, &s, prev)) {
-		*why = "entry lacks seq or prev";
-		rc = WARD_E_FORMAT;
-	} else if (s != *seq + 1) {
-		*why = s <= *seq ? "sequence number repeats or goes back (entries replayed or "
-		                   "reordered)"
-		                 : "sequence number skips (entries removed)";
-	} else if (sodium_memcmp(prev, hash, 32) != 0) {
-		*why = "hash chain broken (an earlier entry was altered or removed)";
-	} else {
-		*seq = s;
-		SHA256((const unsigned char *)line, len, hash);
-		rc = 0;
-	}
-	free(body);
-	return rc;
-}
-
 /* Is the entry at pos (if given) the one this line is? 0 if not pos's line or it matches. */
 static int check_pos(const struct ward_audit_pos *pos, uint64_t seq, const uint8_t hash[32],
                      int *seen)
@@ -112,7 +76,7 @@ int ward_audit_verify_witness(const char *path, const uint8_t pk[32],
 			break;
 		}
 		const char *why = NULL;
-		if ((rc = check_line(line, (size_t)n - 1, pk, &seq, hash, &why))) {
+		if ((rc = audit_line_check(line, (size_t)n - 1, pk, &seq, hash, &why))) {
 			rc = problem(rep, rc, lineno, why);
 			break;
 		}

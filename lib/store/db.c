@@ -324,21 +324,25 @@ static void forget_shares(struct ward_store *st)
 	st->have = 0;
 }
 
-/* The checkpoint row, if any. */
-static int read_anchor(sqlite3 *db, struct ward_audit_pos *pos, int *have)
+/* The checkpoint row (every store has one: init writes it with the store). */
+static int read_anchor(sqlite3 *db, struct ward_audit_anchor *anchor)
 {
 	sqlite3_stmt *q;
-	*have = 0;
-	if (sqlite3_prepare_v2(db, "SELECT seq, hash FROM anchor WHERE id = 1", -1, &q, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "SELECT seq, hash, sig FROM anchor WHERE id = 1", -1, &q,
+	                       NULL) != SQLITE_OK)
 		return store_dberr(db, "reading the audit checkpoint");
-	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_bytes(q, 1) == 32) {
-		pos->seq = (uint64_t)sqlite3_column_int64(q, 0);
-		memcpy(pos->hash, sqlite3_column_blob(q, 1), 32);
-		*have = 1;
+	int rc = WARD_E_BADMSG;
+	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_bytes(q, 1) == 32 &&
+	    sqlite3_column_bytes(q, 2) == 64) {
+		anchor->pos.seq = (uint64_t)sqlite3_column_int64(q, 0);
+		memcpy(anchor->pos.hash, sqlite3_column_blob(q, 1), 32);
+		memcpy(anchor->sig, sqlite3_column_blob(q, 2), 64);
+		rc = 0;
 	}
 	sqlite3_finalize(q);
-	return 0;
+	return rc ? ward_error(rc, "the store has no valid audit checkpoint (cas.db altered); "
+	                           "refusing to unseal")
+	          : 0;
 }
 
 /*
@@ -360,8 +364,50 @@ static int check_tail(struct ward_audit *a, const struct ward_audit_pos *anchor)
 	return 0;
 }
 
+/*
+ * Opens the audit log after checking it against the database's checkpoint,
+ * changing nothing on disk unless both agree: the log must hold the
+ * checkpointed entry unchanged and record no database change the database
+ * lacks (rollback.c). *uncommitted: the one change logged but never
+ * committed (the service died in between), or 0.
+ */
+static int open_log_checked(struct ward_store *st, const uint8_t *sk, uint64_t *uncommitted)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", st->dir, WARD_STORE_AUDIT);
+	struct ward_audit_anchor anchor;
+	uint8_t pk[32];
+	crypto_sign_ed25519_sk_to_pk(pk, sk);
+	int rc = read_anchor(st->db, &anchor);
+	if (rc)
+		return rc;
+	struct stat sb;
+	if (stat(path, &sb) != 0 || sb.st_size == 0)
+		return ward_error(WARD_E_BADMSG,
+		                  "%s is missing or empty but the store's checkpoint records "
+		                  "entry %llu: refusing to start a new log",
+		                  path, (unsigned long long)anchor.pos.seq);
+	if ((rc = store_tail_check(path, pk, &anchor, uncommitted))) {
+		char why[512];
+		snprintf(why, sizeof why, "%s", ward_last_error());
+		/* Cut or rolled back, the log cannot be trusted: one code for the caller. */
+		return ward_error(rc == WARD_E_TRUNCATED ? WARD_E_BADMSG : rc,
+		                  "%s; refusing to unseal", why);
+	}
+	if ((rc = ward_audit_open_at(path, sk, &anchor.pos, &st->audit)))
+		return rc;
+	if ((rc = check_tail(st->audit, &anchor.pos))) {
+		ward_audit_close(st->audit);
+		st->audit = NULL;
+		return rc;
+	}
+	st->anchored = anchor.pos.seq;
+	return 0;
+}
+
 /* With the KEK: unwraps the data key and opens the audit log (caller holds mu). */
-static int open_with_kek(struct ward_store *st, const uint8_t *kek, uint8_t **dek_out)
+static int open_with_kek(struct ward_store *st, const uint8_t *kek, uint8_t **dek_out,
+                         uint64_t *uncommitted)
 {
 	uint8_t *blob = NULL, *dek = NULL, *sk = NULL, *pk = NULL;
 	size_t blen, dlen, sklen, pklen;
@@ -381,6 +427,7 @@ static int open_with_kek(struct ward_store *st, const uint8_t *kek, uint8_t **de
 	}
 	if (!(rc = store_meta_get(st->db, "audit_pk", &pk, &pklen)) &&
 	    !(rc = store_meta_get(st->db, "audit_sk", &blob, &blen))) {
+		/* The public key is the associated data: a replaced one fails here. */
 		store_aad_init(&aad, "audit-sk");
 		store_aad_add(&aad, pk, pklen);
 		rc = store_decrypt(dek, &aad, blob, blen, &sk, &sklen);
@@ -389,26 +436,8 @@ static int open_with_kek(struct ward_store *st, const uint8_t *kek, uint8_t **de
 			rc = ward_error(WARD_E_FORMAT, "store: bad audit key");
 	}
 	free(pk);
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", st->dir, WARD_STORE_AUDIT);
-	struct ward_audit_pos anchor;
-	int have_anchor = 0;
-	if (!rc && (rc = read_anchor(st->db, &anchor, &have_anchor)) == 0 && have_anchor) {
-		struct stat sb;
-		if (stat(path, &sb) != 0 || sb.st_size == 0)
-			rc = ward_error(WARD_E_BADMSG,
-			                "%s is missing or empty but the store's checkpoint records "
-			                "entry %llu: refusing to start a new log",
-			                path, (unsigned long long)anchor.seq);
-	}
 	if (!rc)
-		rc = ward_audit_open(path, sk, &st->audit);
-	if (!rc && have_anchor && (rc = check_tail(st->audit, &anchor))) {
-		ward_audit_close(st->audit);
-		st->audit = NULL;
-	}
-	if (!rc && have_anchor)
-		st->anchored = anchor.seq;
+		rc = open_log_checked(st, sk, uncommitted);
 	if (sk)
 		ward_secmem_free(sk);
 	if (rc) {
@@ -419,11 +448,17 @@ static int open_with_kek(struct ward_store *st, const uint8_t *kek, uint8_t **de
 	return 0;
 }
 
-/* Logs the unseal and checkpoints it (caller holds mu). */
-static int log_unseal(struct ward_store *st)
+/*
+ * Logs the unseal and checkpoints it (caller holds mu). uncommitted names a
+ * change entry whose transaction never committed, so the log says so.
+ */
+static int log_unseal(struct ward_store *st, uint64_t uncommitted)
 {
 	json_object *f = json_object_new_object();
 	json_object_object_add(f, "threshold", json_object_new_int((int)st->k));
+	if (uncommitted)
+		json_object_object_add(f, "uncommitted",
+		                       json_object_new_int64((int64_t)uncommitted));
 	struct ward_audit_pos pos;
 	int rc = ward_audit_append(st->audit, "cas.unseal", f, &pos);
 	json_object_put(f);
@@ -462,13 +497,14 @@ int ward_store_unseal(struct ward_store *st, const char *share, unsigned *have, 
 		for (unsigned i = 0; i < st->k; i++)
 			ys[i] = st->shares + i * 32;
 		uint8_t *kek = sodium_malloc(32), *dek = NULL;
+		uint64_t uncommitted = 0;
 		rc = kek ? ward_shamir_combine(st->xs, ys, st->k, 32, kek) : WARD_E_NOMEM;
 		forget_shares(st);
 		if (!rc)
-			rc = open_with_kek(st, kek, &dek);
+			rc = open_with_kek(st, kek, &dek, &uncommitted);
 		if (kek)
 			sodium_free(kek);
-		if (!rc && (rc = log_unseal(st))) {
+		if (!rc && (rc = log_unseal(st, uncommitted))) {
 			/* No audit, no service: stay sealed. */
 			ward_audit_close(st->audit);
 			st->audit = NULL;
@@ -487,6 +523,27 @@ out:
 	sodium_memzero(y, sizeof y);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
+}
+
+int store_commit_logged(struct ward_store *st, const struct ward_audit_pos *pos)
+{
+	int rc = store_anchor_put(st, pos);
+	if (!rc)
+		rc = store_commit(st);
+	if (rc)
+		st->unsettled = 1; /* the log holds a change the database lacks: see rollback.c */
+	else
+		store_anchored(st, pos->seq);
+	return rc;
+}
+
+int store_settled(struct ward_store *st)
+{
+	if (st->unsettled)
+		return ward_error(WARD_E_IO,
+		                  "store: an earlier change was logged but not committed; "
+		                  "restart the service before changing anything");
+	return 0;
 }
 
 int store_audit_locked(struct ward_store *st, const char *event, struct json_object *fields,

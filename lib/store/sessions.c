@@ -345,7 +345,7 @@ int ward_store_session_apply(struct ward_store *st, const uint8_t client[32],
 		return ward_error(WARD_E_SEALED, "the key service is sealed");
 	}
 	const char *name = ward_session_name(s);
-	if ((rc = store_begin(st)))
+	if ((rc = store_settled(st)) || (rc = store_begin(st)))
 		goto out;
 	rc = apply_locked(st, client, s, digest, created);
 	if (rc) {
@@ -367,8 +367,8 @@ int ward_store_session_apply(struct ward_store *st, const uint8_t client[32],
 	/* Logged before the commit: if the log cannot be written, nothing changes. */
 	rc = ward_audit_append(st->audit, *created ? "session.create" : "session.update", f, &pos);
 	json_object_put(f);
-	if (!rc && !(rc = store_anchor_put(st, &pos)) && !(rc = store_commit(st)))
-		store_anchored(st, pos.seq);
+	if (!rc)
+		rc = store_commit_logged(st, &pos);
 	store_rollback(st);
 	store_cache_invalidate(st); /* before the caller hears of the change */
 out:
@@ -443,7 +443,7 @@ int ward_store_session_delete(struct ward_store *st, const uint8_t client[32], c
 		rc = ward_error(WARD_E_SEALED, "the key service is sealed");
 		goto out;
 	}
-	if ((rc = store_begin(st)))
+	if ((rc = store_settled(st)) || (rc = store_begin(st)))
 		goto out;
 	if ((rc = delete_locked(st, client, name, pred, digest))) {
 		store_rollback(st);
@@ -459,8 +459,8 @@ int ward_store_session_delete(struct ward_store *st, const uint8_t client[32], c
 	struct ward_audit_pos pos;
 	rc = ward_audit_append(st->audit, "session.delete", f, &pos);
 	json_object_put(f);
-	if (!rc && !(rc = store_anchor_put(st, &pos)) && !(rc = store_commit(st)))
-		store_anchored(st, pos.seq);
+	if (!rc)
+		rc = store_commit_logged(st, &pos);
 	store_rollback(st);
 	store_cache_invalidate(st); /* before the caller hears of the change */
 out:

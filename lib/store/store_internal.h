@@ -42,6 +42,7 @@ struct ward_store {
 	uint8_t *dek; /* sodium_malloc, 32 bytes; NULL while sealed; use store_dek() */
 	struct ward_audit *audit;
 	uint64_t anchored; /* sequence number of the stored checkpoint (atomic) */
+	int unsettled; /* a change was logged but did not commit: no more changes (rollback.c) */
 	/* Checkpoints of events outside transactions: the checkpointer thread writes `want`. */
 	pthread_mutex_t want_mu;
 	pthread_cond_t want_cv;
@@ -82,6 +83,17 @@ int store_commit(struct ward_store *st);
 void store_rollback(struct ward_store *st);
 /* Writes the checkpoint for pos inside the current transaction (advance only). */
 int store_anchor_put(struct ward_store *st, const struct ward_audit_pos *pos);
+/*
+ * Ends a change whose audit entry pos is written: checkpoint, commit. If
+ * either fails the store refuses further changes (store_settled) until
+ * restarted, so the log never holds two changes the database lacks.
+ */
+int store_commit_logged(struct ward_store *st, const struct ward_audit_pos *pos);
+/* 0, or WARD_E_IO after a change that was logged but not committed. */
+int store_settled(struct ward_store *st);
+/* rollback.c: the anchor's signature, the log against it, the changes after it. */
+int store_tail_check(const char *path, const uint8_t pk[32], const struct ward_audit_anchor *anchor,
+                     uint64_t *uncommitted);
 /* Starts the thread that writes checkpoints for events outside transactions. */
 int store_checkpointer_start(struct ward_store *st);
 /* Writes the last wanted checkpoint and stops the thread (if it runs). */

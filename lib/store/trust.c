@@ -26,6 +26,7 @@ static void trust_aad(struct store_aad *a, enum ward_store_trust what, const uin
 	store_aad_str(a, label);
 }
 
+/* Logs the change and commits it with its checkpoint (the transaction is open). */
 static int trust_audit(struct ward_store *st, enum ward_store_trust what, const char *op,
                        const uint8_t value[32], const char *label)
 {
@@ -40,7 +41,7 @@ static int trust_audit(struct ward_store *st, enum ward_store_trust what, const 
 	struct ward_audit_pos pos;
 	int rc = ward_audit_append(st->audit, event, f, &pos);
 	json_object_put(f);
-	return rc ? rc : store_anchor_put(st, &pos);
+	return rc ? rc : store_commit_logged(st, &pos);
 }
 
 static void trust_invalidate(struct ward_store *st);
@@ -60,7 +61,8 @@ int ward_store_trust_add(struct ward_store *st, enum ward_store_trust what, cons
 	uint8_t *mac = NULL;
 	size_t mlen;
 	trust_aad(&aad, what, value, label);
-	if ((rc = store_encrypt(store_dek(st), &aad, NULL, 0, &mac, &mlen)) ||
+	if ((rc = store_settled(st)) ||
+	    (rc = store_encrypt(store_dek(st), &aad, NULL, 0, &mac, &mlen)) ||
 	    (rc = store_begin(st))) {
 		free(mac);
 		goto out;
@@ -82,8 +84,8 @@ int ward_store_trust_add(struct ward_store *st, enum ward_store_trust what, cons
 		sqlite3_finalize(q);
 	}
 	free(mac);
-	if (!rc && !(rc = trust_audit(st, what, "add", value, label)))
-		rc = store_commit(st);
+	if (!rc)
+		rc = trust_audit(st, what, "add", value, label);
 	trust_invalidate(st);
 	store_rollback(st);
 out:
@@ -100,7 +102,7 @@ int ward_store_trust_remove(struct ward_store *st, enum ward_store_trust what,
 		rc = ward_error(WARD_E_SEALED, "the key service is sealed");
 		goto out;
 	}
-	if ((rc = store_begin(st)))
+	if ((rc = store_settled(st)) || (rc = store_begin(st)))
 		goto out;
 	sqlite3_stmt *q;
 	if (sqlite3_prepare_v2(st->db, "DELETE FROM trust WHERE kind = ? AND value = ?", -1, &q,
@@ -115,8 +117,8 @@ int ward_store_trust_remove(struct ward_store *st, enum ward_store_trust what,
 			rc = ward_error(WARD_E_NOTFOUND, "no such %s enrolled", trust_name(what));
 		sqlite3_finalize(q);
 	}
-	if (!rc && !(rc = trust_audit(st, what, "remove", value, NULL)))
-		rc = store_commit(st);
+	if (!rc)
+		rc = trust_audit(st, what, "remove", value, NULL);
 	trust_invalidate(st);
 	store_rollback(st);
 out:
