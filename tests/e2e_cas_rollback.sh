@@ -10,7 +10,7 @@ if ! cas_have_ward; then
 fi
 make_cert alice || { fail "openssl"; exit 1; }
 D="$T/cas"
-mkdir -p "$D"
+mkdir -p "$D" && chmod 700 "$D"
 CA="$D/tls/server.crt"
 M=$(printf 'a%.0s' $(seq 64))
 PK=$(printf 'b%.0s' $(seq 64))
@@ -48,10 +48,10 @@ ok "remove the LAS key" "$WARD" cas platform remove --data "$D" "$PK"
 stop_cas
 ok "the untouched store verifies" "$WARD" cas audit verify --data "$D"
 WIT=$(sed -n 's/^witness: //p' "$T/.out")
-cp -a "$D"/cas.db* "$T/" && mkdir -p "$T/good" && cp -a "$D"/cas.db* "$T/good/"
+mkdir -p "$T/good" && cp -a "$D"/cas.db* "$T/good/"
 
 # ---- roll back the database alone, across a restart (the finding's reproduction) ----
-rm -f "$D"/cas.db* && cp -a "$T/snap/." "$D/"
+rm -f "$D"/cas.db* && cp -a "$T"/snap/* "$D/"
 serve_refused "a database rolled back alone is refused at start"
 [[ "$SERVE_MSG" == *"entry "*"(session.delete)"*"after an unseal"*"checkpoint (entry "*"rolled back"* ]] &&
 	pass "the message names the change, the unseal and the checkpoint" || fail "message: $SERVE_MSG"
@@ -60,7 +60,7 @@ grep -q "rolled back" "$T/.err" && pass "verify says rolled back" || fail "$(cat
 fails_with "verify with a witness taken after the delete reports it too" 6 \
 	"$WARD" cas audit verify --data "$D" --witness "$WIT"
 
-rm -f "$D"/cas.db* && cp -a "$T/good/." "$D/"
+rm -f "$D"/cas.db* && cp -a "$T"/good/* "$D/"
 start_cas "$D" --dev && pass "the right database starts again" || fail "restart: $(cat "$D.err")"
 expect_status "the deleted session stays deleted" 404 "$(api alice GET /v1/sessions/victim)"
 
@@ -71,21 +71,21 @@ expect_status "create another session" 201 "$(api alice POST /v1/sessions "$T/o.
 ok "enrol the LAS key again" "$WARD" cas platform add --data "$D" "$PK"
 stop_cas
 rm -rf "$T/good" && mkdir -p "$T/good" && cp -a "$D"/cas.db* "$T/good/"
-rm -f "$D"/cas.db* && cp -a "$T/hot/." "$D/"
+rm -f "$D"/cas.db* && cp -a "$T"/hot/* "$D/"
 serve_refused "two changes after the checkpoint are refused"
 [[ "$SERVE_MSG" == *"(session.create) and "*"(platform.add) record database changes after"* ]] &&
 	pass "the message names both entries" || fail "message: $SERVE_MSG"
 
 # ---- one change after the checkpoint: what a crash between logging and committing leaves ----
 # Indistinguishable from a rollback by that one change (docs/cas.md): accepted, and recorded.
-rm -f "$D"/cas.db* && cp -a "$T/good/." "$D/"
+rm -f "$D"/cas.db* && cp -a "$T"/good/* "$D/"
 start_cas "$D" --dev || fail "restart: $(cat "$D.err")"
 sleep 0.2
 mkdir -p "$T/one" && cp -a "$D"/cas.db* "$T/one/"
 expect_status "one more change" 201 "$(api alice POST /v1/sessions "$T/t.yml")"
 kill -9 "$CAS_PID"
 wait "$CAS_PID" 2>/dev/null
-rm -f "$D"/cas.db* && cp -a "$T/one/." "$D/"
+rm -f "$D"/cas.db* && cp -a "$T"/one/* "$D/"
 ok "verify accepts a single uncommitted change" "$WARD" cas audit verify --data "$D"
 grep -q "logged but not committed" "$T/.err" && pass "and notes it" || fail "$(cat "$T/.err")"
 SEQ=$(grep -o '"seq":[0-9]*,[^}]*"event":"session.create","session":"third"' "$D/audit.log" |
