@@ -1,4 +1,5 @@
 /* ward cas: init, serve, unseal, status, audit verify, platform/launcher enrolment. */
+#include <errno.h>
 #include <getopt.h>
 #include <termios.h>
 #include <stdio.h>
@@ -151,6 +152,15 @@ static int cmd_init(int argc, char **argv)
 	dir = data_dir(dir);
 	if (mkdir(dir, 0700) != 0 && access(dir, W_OK) != 0)
 		return fprintf(stderr, "ward cas init: %s: cannot create\n", dir), WARD_EXIT_IO;
+	/* serve refuses a data directory others can enter: make an existing one private now. */
+	struct stat st;
+	if (stat(dir, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 077)) {
+		if (chmod(dir, 0700) != 0)
+			return fprintf(stderr, "ward cas init: %s: cannot make it private: %s\n",
+			               dir, strerror(errno)),
+			       WARD_EXIT_IO;
+		fprintf(stderr, "ward cas init: %s: made private (mode 0700)\n", dir);
+	}
 	char *shares = NULL;
 	uint8_t pk[32];
 	int rc = ward_store_create(dir, (unsigned)k, (unsigned)n, 0, &shares, pk);

@@ -10,9 +10,16 @@ if ! cas_have_ward; then
 fi
 make_cert alice || { fail "openssl"; exit 1; }
 D="$T/cas"
-mkdir -p "$D"
+mkdir -m 755 -p "$D"
 "$WARD" cas init --data "$D" --shares 3 --threshold 2 >"$T/shares" 2>"$T/init.err" &&
 	pass "ward cas init" || { fail "init: $(cat "$T/init.err")"; exit 1; }
+[ "$(stat -c %a "$D")" = 700 ] && grep -q "made private" "$T/init.err" &&
+	pass "init makes an existing data directory private" || fail "mode $(stat -c %a "$D")"
+chmod 750 "$D"
+fails_with "serve refuses a data directory others can enter" 9 "$WARD" cas serve --data "$D" \
+	--owner-listen 127.0.0.1:0 --workload-listen 127.0.0.1:0
+grep -q "chmod 700" "$T/.err" && pass "and says how to fix it" || fail "$(cat "$T/.err")"
+chmod 700 "$D"
 [ "$(grep -c '^ward-share-1:' "$T/shares")" = 3 ] && pass "three shares on standard output" || fail "$(cat "$T/shares")"
 AUDIT_KEY=$(sed -n 's/.*verify --key): \([0-9a-f]\{64\}\).*/\1/p' "$T/init.err")
 [ ${#AUDIT_KEY} = 64 ] && pass "init prints the audit key to pin" || fail "$(cat "$T/init.err")"

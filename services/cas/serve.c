@@ -165,6 +165,28 @@ static void stop_listeners(struct listeners *l)
 	cas_admin_stop(l->admin);
 }
 
+/*
+ * The data directory holds the store, the audit log, the TLS key and (with
+ * --dev) an unseal share: like ssh with ~/.ssh, refuse to serve one that
+ * other users can enter, or that another user owns.
+ */
+static int check_private(const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return ward_error_errno("%s", dir);
+	if (!S_ISDIR(st.st_mode))
+		return ward_error(WARD_E_INVAL, "%s: not a directory", dir);
+	if (st.st_uid != geteuid())
+		return ward_error(WARD_E_DENIED, "%s: owned by uid %u, not by this user", dir,
+		                  (unsigned)st.st_uid);
+	if (st.st_mode & 077)
+		return ward_error(WARD_E_DENIED,
+		                  "%s: group or others can access it (mode %04o): chmod 700 %s",
+		                  dir, (unsigned)(st.st_mode & 07777), dir);
+	return 0;
+}
+
 static int open_store(const struct cas_opts *o, struct ward_store **st)
 {
 	int rc = o->dev ? dev_prepare(o->data_dir) : 0;
@@ -205,7 +227,9 @@ int cas_serve(const struct cas_opts *o)
 	int lockfd = -1;
 	if (o->dev && mkdir(o->data_dir, 0700) != 0 && errno != EEXIST)
 		return ward_error_errno("%s", o->data_dir);
-	int rc = lock_dir(o->data_dir, &lockfd);
+	int rc = check_private(o->data_dir);
+	if (!rc)
+		rc = lock_dir(o->data_dir, &lockfd);
 	struct cas_state cs = {.opts = o};
 	if (!rc)
 		rc = open_store(o, &cs.store);
