@@ -404,6 +404,26 @@ int ward_store_session_read(struct ward_store *st, const uint8_t client[32], con
 	return rc;
 }
 
+/*
+ * 1 if a session lives under name ("name/..."). A parent deleted under its
+ * children would let anyone re-create it and so gain the namespace.
+ */
+static int has_children(struct ward_store *st, const char *name)
+{
+	char prefix[WARD_SESSION_NAME_MAX + 2];
+	snprintf(prefix, sizeof prefix, "%s/", name);
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(st->db,
+	                       "SELECT 1 FROM sessions WHERE substr(name, 1, ?2) = ?1 LIMIT 1", -1,
+	                       &q, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(q, 1, prefix, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 2, (int)strlen(prefix));
+	int rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 static int delete_locked(struct ward_store *st, const uint8_t client[32], const char *name,
                          const uint8_t *pred, uint8_t digest[32])
 {
@@ -417,6 +437,16 @@ static int delete_locked(struct ward_store *st, const uint8_t client[32], const 
 	else if (pred && sodium_memcmp(pred, r.digest, 32) != 0)
 		rc = ward_error(WARD_E_CONFLICT, "stale predecessor: session '%s' has changed",
 		                name);
+	if (!rc) {
+		int kids = has_children(st, name);
+		if (kids < 0)
+			rc = ward_error(WARD_E_IO, "store: %s", sqlite3_errmsg(st->db));
+		else if (kids)
+			rc = ward_error(
+			    WARD_E_CONFLICT,
+			    "session '%s' has sessions under it ('%s/...'): delete them first",
+			    name, name);
+	}
 	memcpy(digest, r.digest, 32);
 	ward_session_free(s);
 	row_free(&r);
