@@ -76,11 +76,14 @@ static void exec_of_same_file(void)
 	CHECK_RC(ward_attest_image_read(pid, &a), 0, "image of a running shell");
 	CHECK_RC(ward_attest_image_read(pid, &a2), 0, "read again");
 	CHECK(ward_attest_image_same(&a, &a2), "no exec in between: the same image");
+	CHECK_RC(ward_attest_image_check(pid, &a), 0, "the cheap check agrees");
 	CHECK(write(to, "\n", 1) == 1, "let it execute sh again");
 	CHECK(wait_cmdline(pid, "/bin/sh -c read y") == 0, "the second shell runs");
 	CHECK_RC(ward_attest_image_read(pid, &b), 0, "image after the execve");
 	CHECK(a.dev == b.dev && a.ino == b.ino, "the same executable file");
 	CHECK(!ward_attest_image_same(&a, &b), "an execve of the same file is a new image");
+	CHECK_RC(ward_attest_image_check(pid, &a), WARD_E_DENIED,
+	         "the cheap check sees the execve");
 	stop(pid, to);
 }
 

@@ -276,6 +276,12 @@ struct ward_attest_image {
 	uint64_t dev, ino, start_code, start_stack;
 };
 WARD_EXPORT WARD_NODISCARD int ward_attest_image_read(int pid, struct ward_attest_image *out);
+/*
+ * 0 if process pid still runs the image was read from (one read of
+ * /proc/PID/stat, the cheap check to repeat), else WARD_E_DENIED.
+ */
+WARD_EXPORT WARD_NODISCARD int ward_attest_image_check(int pid,
+                                                       const struct ward_attest_image *was);
 /* 1 if a and b are the same image. */
 WARD_EXPORT int ward_attest_image_same(const struct ward_attest_image *a,
                                        const struct ward_attest_image *b);

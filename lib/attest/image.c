@@ -99,6 +99,21 @@ int ward_attest_image_read(int pid, struct ward_attest_image *out)
 	return 0;
 }
 
+int ward_attest_image_check(int pid, const struct ward_attest_image *was)
+{
+	char dir[32];
+	snprintf(dir, sizeof dir, "/proc/%d", pid);
+	uint64_t code = 0, stack = 0;
+	int rc = stat_addresses(dir, &code, &stack);
+	if (rc < 0)
+		return ward_error(WARD_E_DENIED, "the process is gone or hidden: %s",
+		                  ward_last_error());
+	/* An execve maps a new layout and cannot return to the old one: the addresses suffice. */
+	if (code != was->start_code || stack != was->start_stack)
+		return ward_error(WARD_E_DENIED, "the process executed another program");
+	return 0;
+}
+
 int ward_attest_image_same(const struct ward_attest_image *a, const struct ward_attest_image *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->start_code == b->start_code &&
