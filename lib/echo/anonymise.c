@@ -79,11 +79,35 @@ static void pending_remove(int slot)
 	pthread_mutex_unlock(&pending_mu);
 }
 
+volatile sig_atomic_t echo_dying;
+
+/*
+ * Removes every pending directory. Other threads may be creating a frame
+ * file at this instant (they checked echo_dying just before it was set): a
+ * directory that is not empty yet is cleaned again until it goes, for at
+ * most about two seconds (nanosleep and rmdir are async-signal-safe).
+ */
+static void pending_cleanup_all(void)
+{
+	echo_dying = 1;
+	for (int round = 0; round < 400; round++) {
+		int left = 0;
+		for (int i = 0; i < MAX_PENDING; i++)
+			if (pending[i].active) {
+				pending_cleanup(i);
+				if (access(pending[i].dir, F_OK) == 0)
+					left = 1;
+			}
+		if (!left)
+			return;
+		struct timespec ts = {0, 5000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 static void on_signal(int sig)
 {
-	for (int i = 0; i < MAX_PENDING; i++)
-		if (pending[i].active)
-			pending_cleanup(i);
+	pending_cleanup_all();
 	for (int i = 0; i < 4; i++)
 		if (clean_signals[i] == sig && old_actions[i].sa_handler != SIG_DFL &&
 		    old_actions[i].sa_handler != SIG_IGN &&
@@ -256,18 +280,22 @@ static int begin_writing(struct ward_echo_video *v, struct ward_echo_frame *f, c
 		return ward_error(WARD_E_NOMEM, "out of memory");
 	}
 	p->replace = o->replace;
+	install_handlers();
+	/* A signal between creating the directory and registering it would leave it behind. */
+	sigset_t block, old;
+	sigemptyset(&block);
+	for (int i = 0; i < 4; i++)
+		sigaddset(&block, clean_signals[i]);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
 	int rc = make_temp_dir(out_dir, p->tmp, sizeof p->tmp);
+	if (rc >= 0 && (rc = pending_add(p->tmp)) < 0)
+		rmdir(p->tmp);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc < 0) {
 		pending_free(p);
 		return rc;
 	}
-	if ((rc = pending_add(p->tmp)) < 0) {
-		rmdir(p->tmp);
-		pending_free(p);
-		return rc;
-	}
 	p->slot = rc;
-	install_handlers();
 	rc = write_all(v, f, p, o, res);
 	if (rc < 0) {
 		ward_echo_anonymise_discard(p);

@@ -2,6 +2,7 @@
 #ifndef WARD_ECHO_INTERNAL_H
 #define WARD_ECHO_INTERNAL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,5 +62,12 @@ int ward_echo_writer_put(struct ward_echo_writer *w, long index, const struct wa
 /* Waits for the queued frames, stops the threads, frees w (NULL is fine): 0 or the first failure.
  */
 int ward_echo_writer_finish(struct ward_echo_writer *w);
+
+/*
+ * Set by anonymise's signal handler before it removes the frames written so
+ * far: the frame writer then creates no further file, so the directory it
+ * removes stays removed even while other threads still run.
+ */
+extern volatile sig_atomic_t echo_dying;
 
 #endif

@@ -42,6 +42,8 @@ static int write_png(const struct ward_echo_writer *w, const struct slot *s)
 	char path[PATH_MAX];
 	if (snprintf(path, sizeof path, "%s/%ld.png", w->dir, s->index) >= (int)sizeof path)
 		return ward_error(WARD_E_INVAL, "%s: path too long", w->dir);
+	if (echo_dying)
+		return ward_error(WARD_E_INTERNAL, "stopping on a signal");
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 	if (fd < 0)
 		return ward_error_errno("%s: cannot create", path);
