@@ -101,14 +101,14 @@ static void test_background_flush(void)
 		return;
 	struct cas_denials *d;
 	CHECK_RC(cas_denials_start(st, 20, &d), 0, "start with a 20 ms interval");
-	cas_denials_count(d, CAS_UNAUTH_NO_EVIDENCE);
+	/* One refusal: with two, the flusher could run between them (two summaries of 1). */
 	cas_denials_count(d, CAS_UNAUTH_NO_EVIDENCE);
 	/* Waits for the event, not for a time: the limit only stops a broken flusher hanging. */
 	char last[4096] = "";
 	for (int i = 0;
 	     i < 1000 && !log_lines("\"event\":\"" CAS_UNAUTH_EVENT "\"", last, sizeof last); i++)
 		usleep(10000);
-	CHECK(strstr(last, "\"count\":2,") && strstr(last, "\"no evidence\":2"),
+	CHECK(strstr(last, "\"count\":1,") && strstr(last, "\"no evidence\":1"),
 	      "the thread writes the summary without a stop: %s", last);
 	int n = log_lines(NULL, NULL, 0);
 	CHECK_RC(cas_denials_stop(d, NULL), 0, "stop");
