@@ -41,7 +41,7 @@ static int wait_cmdline(pid_t pid, const char *s)
 {
 	char path[64], buf[512];
 	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-	for (int i = 0; i < 400; i++) {
+	for (int i = 0; i < 1000; i++) { /* up to 10 s on a loaded machine */
 		int fd = open(path, O_RDONLY);
 		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
 		if (fd >= 0)
