@@ -11,6 +11,7 @@ fi
 export WARD_LAS_KEY="$T/las.key"
 SOCK="$T/las.sock"
 PY=/usr/bin/python3
+TESTS=$(cd "$(dirname "$0")" && pwd) # las_proto.py: the LAS protocol for the Python clients
 [ -x "$PY" ] || PY=$(command -v python3 || true)
 
 # ---- key file --------------------------------------------------------------
@@ -109,52 +110,14 @@ fi
 
 # ---- malformed and hostile requests ----------------------------------------------------
 if [ -n "$PY" ]; then
-	"$PY" - "$SOCK" "$T" >"$T/py.out" 2>&1 <<'EOF'
-import array, json, os, socket, sys, time
+	PYTHONPATH="$TESTS" "$PY" - "$SOCK" "$T" >"$T/py.out" 2>&1 <<'EOF'
+import os, socket, sys
+from las_proto import GOOD as good, read_line, send_request
+import las_proto
 sock, tmp = sys.argv[1], sys.argv[2]
-H = "ab" * 32
-def read_line(s):
-    out = b""
-    while not out.endswith(b"\n"):
-        b = s.recv(4096)
-        if not b:
-            break
-        out += b
-    return out
-# talk: the LAS protocol by hand. CHAL in data becomes the challenge; a pidfd of this
-# process goes first among the descriptors unless pidfd=False.
-def talk(data, fds=(), close_early=False, timeout=10, pidfd=True):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(sock)
-    hello = read_line(s)
-    if b'"challenge"' not in hello:
-        s.close()
-        return hello
-    data = data.replace(b"CHAL", json.loads(hello)["challenge"].encode())
-    fds = ([os.pidfd_open(os.getpid())] if pidfd else []) + list(fds)
-    try:
-        if fds:
-            s.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
-        elif data:
-            s.sendall(data)
-        if close_early:
-            s.close()
-            return b""
-        s.shutdown(socket.SHUT_WR)
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the LAS gave up on an oversized request before we finished sending
-    out = hello
-    try:
-        while True:
-            b = s.recv(4096)
-            if not b:
-                break
-            out += b
-    except ConnectionResetError:
-        out += b"<reset>"
-    s.close()
-    return out
+H = las_proto.H
+def talk(data, fds=(), **kw):
+    return las_proto.talk(sock, data, fds, **kw)
 def refused(name, data, fds=(), want=b'"error"', pidfd=True):
     try:
         r = talk(data, fds, pidfd=pidfd)
@@ -162,7 +125,6 @@ def refused(name, data, fds=(), want=b'"error"', pidfd=True):
         print("FAIL: %s (%s)" % (name, e)); return
     ok = (want in r or r.endswith(b"<reset>")) and b"evidence" not in r
     print(("PASS: %s" if ok else "FAIL: %s: " + repr(r[:200])) % name)
-good = ('{"challenge":"CHAL","nonce":"%s","report_data":"%s"}\n' % (H, H)).encode()
 fd = os.open("/bin/true", os.O_RDONLY)
 dfd = os.open(tmp, os.O_RDONLY)
 cases = [
@@ -193,8 +155,7 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.settimeout(10); s.conne
 hello = read_line(s)
 pid = os.fork()
 if pid == 0:
-    req = good.replace(b"CHAL", json.loads(hello)["challenge"].encode())
-    s.sendmsg([req], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [os.pidfd_open(os.getpid())]))])
+    send_request(s, hello)
     os._exit(0)
 os.waitpid(pid, 0)
 r = read_line(s); s.close()
@@ -234,21 +195,10 @@ kill -0 "$LAS_PID" 2>/dev/null && pass "LAS still running after hostile requests
 # that connected (or, if the LAS measures during the execve, refused for that). (2) the process writes the request itself, then executes ward: refused, or
 # evidence naming python (measured before the challenge), never the ward launcher.
 if [ -n "$PY" ]; then
-	"$PY" - "$SOCK" "$WARD" "$T" "$LAUNCHER" >"$T/py3.out" 2>&1 <<'EOF'
-import array, base64, json, os, socket, sys, time
+	PYTHONPATH="$TESTS" "$PY" - "$SOCK" "$WARD" "$T" "$LAUNCHER" >"$T/py3.out" 2>&1 <<'EOF'
+import base64, json, os, socket, sys, time
+from las_proto import read_line as line, send_request
 sock, ward, tmp, launcher = sys.argv[1:5]
-H = "ab" * 32
-def line(s):
-    out = b""
-    while not out.endswith(b"\n"):
-        b = s.recv(4096)
-        if not b:
-            break
-        out += b
-    return out
-def request(s, hello, pid):
-    req = ('{"challenge":"%s","nonce":"%s","report_data":"%s"}\n' % (json.loads(hello)["challenge"], H, H)).encode()
-    s.sendmsg([req], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [os.pidfd_open(pid)]))])
 for variant in (1, 2):
     r, w = os.pipe()
     ward_pid = os.fork()
@@ -263,7 +213,7 @@ for variant in (1, 2):
                 hello = ans = line(s)  # an error instead if the LAS saw the execve happen
                 time.sleep(0.3)  # the connecting process is ward by now
                 if b'"challenge"' in hello:
-                    request(s, hello, os.getppid())
+                    send_request(s, hello, pidfd_of=os.getppid())
             else:
                 time.sleep(0.1)
             while True:
@@ -274,7 +224,7 @@ for variant in (1, 2):
             os.write(w, ans); os._exit(0)
         os.close(w)
         if variant == 2:
-            request(s, hello, os.getpid())
+            send_request(s, hello)
         os.execv(ward, [ward, "las", "--socket", tmp + "/decoy%d.sock" % variant])
     os.close(w)
     time.sleep(1.0)
@@ -327,36 +277,17 @@ tasks >"$T/tasks1"
 stop_las
 start_las --max-conns 2 || fail "restart with --max-conns 2: $(tail -3 "$T/las.log")"
 if [ -n "$PY" ]; then
-	"$PY" - "$SOCK" "$WARD" >"$T/py2.out" 2>&1 <<'EOF'
-import array, json, os, socket, subprocess, sys, time
+	PYTHONPATH="$TESTS" "$PY" - "$SOCK" "$WARD" >"$T/py2.out" 2>&1 <<'EOF'
+import socket, subprocess, sys, time
+import las_proto
 sock, ward = sys.argv[1], sys.argv[2]
-H = "ab" * 32
-good = ('{"challenge":"CHAL","nonce":"%s","report_data":"%s"}\n' % (H, H)).encode()
-def talk(data):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(sock)
-    out = b""
-    while not out.endswith(b"\n"):
-        b = s.recv(4096)
-        if not b:
-            break
-        out += b
-    if b'"challenge"' in out:  # not refused at once ("busy"): send the request
-        req = data.replace(b"CHAL", json.loads(out)["challenge"].encode())
-        s.sendmsg([req], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [os.pidfd_open(os.getpid())]))])
-    while True:
-        b = s.recv(4096)
-        if not b:
-            break
-        out += b
-    s.close()
-    return out
+def talk():
+    return las_proto.talk(sock)
 idle = []
 for _ in range(2):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(sock); s.send(b'{"no'); idle.append(s)
 time.sleep(0.3)  # let the LAS accept both
-r = talk(good)
+r = talk()
 print(("PASS: %s" if b"busy" in r else "FAIL: %s " + repr(r[:200])) % "a third connection over --max-conns 2 is answered busy")
 q = subprocess.run([ward, "las", "query", "--socket", sock], capture_output=True)
 print(("PASS: %s" if q.returncode != 0 and b"busy" in q.stderr else "FAIL: %s " + repr(q.stderr[:200]))
@@ -364,7 +295,7 @@ print(("PASS: %s" if q.returncode != 0 and b"busy" in q.stderr else "FAIL: %s " 
 for s in idle: s.close()
 r = b""
 for _ in range(50):  # the two workers see the closes and come back
-    r = talk(good)
+    r = talk()
     if b'"evidence"' in r:
         break
     time.sleep(0.1)
