@@ -18,6 +18,13 @@ cas_have_ward() {
 	"$WARD" cas --help >/dev/null 2>&1
 }
 
+# cas_require_ward: ends the test as skipped when ward cas is not built.
+cas_require_ward() {
+	cas_have_ward && return 0
+	skip "ward cas is not built"
+	exit 0
+}
+
 # make_cert NAME [rsa]: a self-signed client certificate $T/NAME.crt + $T/NAME.key.
 make_cert() {
 	local alg=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)

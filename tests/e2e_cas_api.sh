@@ -4,10 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cas_lib.sh"
 
-if ! cas_have_ward; then
-	skip "ward cas is not built"
-	exit 0
-fi
+cas_require_ward
 make_cert alice && make_cert bob && make_cert carol rsa || { fail "openssl cannot make certificates"; exit 1; }
 D="$T/cas"
 start_cas "$D" --dev && pass "service starts in dev mode" || { fail "start: $(cat "$D.err")"; exit 1; }

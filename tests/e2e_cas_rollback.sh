@@ -4,10 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cas_lib.sh"
 
-if ! cas_have_ward; then
-	skip "ward cas is not built"
-	exit 0
-fi
+cas_require_ward
 make_cert alice || { fail "openssl"; exit 1; }
 D="$T/cas"
 mkdir -p "$D" && chmod 700 "$D"
