@@ -8,6 +8,7 @@
 #include <microhttpd.h>
 #include <sodium.h>
 
+#include "attest/attest_internal.h" /* attest_in_list */
 #include "core/core_internal.h"
 #include "services/cas/cas.h"
 #include "ward/attest.h"
@@ -192,14 +193,6 @@ static int parse_config_req(const struct cas_request *r, json_object **root, str
 	return 0;
 }
 
-static int in_list(const uint8_t key[32], const uint8_t (*list)[32], size_t n)
-{
-	int found = 0;
-	for (size_t i = 0; i < n; i++)
-		found |= sodium_memcmp(key, list[i], 32) == 0;
-	return found;
-}
-
 /*
  * After a failed check: why the evidence did not verify under an enrolled
  * LAS key, or CAS_UNAUTH_N if it did (then *c holds its verified claims and
@@ -220,7 +213,7 @@ static enum cas_unauth classify(const struct config_req *q, const uint8_t (*plat
 		return CAS_UNAUTH_N;
 	if (parsed.mode != WARD_ATTEST_MODE_HOST)
 		return CAS_UNAUTH_UNSUPPORTED;
-	if (!in_list(parsed.platform, plats, np))
+	if (!attest_in_list(parsed.platform, plats, np))
 		return CAS_UNAUTH_NOT_ENROLLED;
 	if (rc == WARD_E_BADMSG)
 		return CAS_UNAUTH_BAD_SIGNATURE;
