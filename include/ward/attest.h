@@ -264,16 +264,16 @@ WARD_EXPORT WARD_NODISCARD int
 ward_attest_measure_process(int pid, const struct ward_attest_proc_ops *ops, uint8_t out[32]);
 
 /*
- * What tells one exec of a process from the next: the executable's device
- * and inode and the randomised start of its code and of its stack
- * (/proc/PID/stat). An execve gives a new layout, so two equal images read
- * at two instants mean the process ran one program image throughout (up to
- * the randomisation's ~2^-50 chance). A process without address-space
+ * What tells one exec of a process from the next: the randomised start of
+ * its code and of its stack (/proc/PID/stat). An execve, even of the same
+ * file, maps a new layout and none can bring an old one back, so two equal
+ * images read at two instants mean the process ran one program image
+ * throughout (up to the randomisation's ~2^-50 chance). A process without address-space
  * randomisation (personality ADDR_NO_RANDOMIZE) is refused, WARD_E_DENIED,
  * as is one whose layout the caller may not read.
  */
 struct ward_attest_image {
-	uint64_t dev, ino, start_code, start_stack;
+	uint64_t start_code, start_stack;
 };
 WARD_EXPORT WARD_NODISCARD int ward_attest_image_read(int pid, struct ward_attest_image *out);
 /*

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "attest/attest_internal.h"
@@ -90,12 +89,6 @@ int ward_attest_image_read(int pid, struct ward_attest_image *out)
 	if (out->start_stack == 0)
 		return ward_error(WARD_E_DENIED, "%s: the process's layout is hidden from the LAS",
 		                  dir);
-	struct stat st;
-	snprintf(path, sizeof path, "%s/exe", dir);
-	if (stat(path, &st) < 0)
-		return ward_error_errno("%s", path);
-	out->dev = (uint64_t)st.st_dev;
-	out->ino = (uint64_t)st.st_ino;
 	return 0;
 }
 
@@ -103,21 +96,19 @@ int ward_attest_image_check(int pid, const struct ward_attest_image *was)
 {
 	char dir[32];
 	snprintf(dir, sizeof dir, "/proc/%d", pid);
-	uint64_t code = 0, stack = 0;
-	int rc = stat_addresses(dir, &code, &stack);
+	struct ward_attest_image now;
+	int rc = stat_addresses(dir, &now.start_code, &now.start_stack);
 	if (rc < 0)
 		return ward_error(WARD_E_DENIED, "the process is gone or hidden: %s",
 		                  ward_last_error());
-	/* An execve maps a new layout and cannot return to the old one: the addresses suffice. */
-	if (code != was->start_code || stack != was->start_stack)
+	if (!ward_attest_image_same(was, &now))
 		return ward_error(WARD_E_DENIED, "the process executed another program");
 	return 0;
 }
 
 int ward_attest_image_same(const struct ward_attest_image *a, const struct ward_attest_image *b)
 {
-	return a->dev == b->dev && a->ino == b->ino && a->start_code == b->start_code &&
-	       a->start_stack == b->start_stack;
+	return a->start_code == b->start_code && a->start_stack == b->start_stack;
 }
 
 int ward_attest_pidfd_pid(int fd)
