@@ -433,13 +433,8 @@ static void dispatch(struct las *l, int fd)
 	pthread_mutex_lock(&l->lock);
 	if (l->active >= l->o->max_conns) {
 		pthread_mutex_unlock(&l->lock);
+		/* In place of the challenge: a client sends nothing before reading its first line. */
 		static const char busy[] = "{\"error\":\"LAS busy: too many connections\"}\n";
-		/* Closing with the request unread would reset the connection before the
-		 * client reads the answer: take what it has sent (passed fds are dropped). */
-		char sink[REQ_MAX];
-		if (recv(fd, sink, sizeof sink, MSG_DONTWAIT) < 0) {
-			/* nothing sent yet: the answer may then be lost, the refusal is not */
-		}
 		send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 		close(fd);
 		return;
