@@ -285,8 +285,8 @@ static int take_request(struct las *l, int s, struct request *r,
 	if (rc < 0)
 		return rc;
 	rc = ward_attest_image_check(r->peer, img);
-	if (rc == 0 && pidfd >= 0 && pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
-		rc = ward_error(WARD_E_DENIED, "the peer process exited during attestation");
+	if (rc == 0)
+		rc = peer_alive(&(struct peer_ctx){.las = l, .pidfd = pidfd});
 	return rc;
 }
 
