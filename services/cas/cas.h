@@ -34,8 +34,12 @@ int cas_serve(const struct cas_opts *o);
 int cas_tls_make_cert(const char *cert_path, const char *key_path, const char *cn, int server,
                       const char *const *sans);
 
-/* SHA-256 of the DER SubjectPublicKeyInfo of a DER certificate. 0 or -1. */
-int cas_tls_spki_hash(const uint8_t *der, size_t len, uint8_t out[32]);
+/*
+ * An owner's identity from their DER certificate: SHA-256 of its
+ * SubjectPublicKeyInfo in out. 1, 0 if it cannot be read, -1 if it is
+ * outside its validity period (expired or not yet valid).
+ */
+int cas_tls_client_key(const uint8_t *der, size_t len, uint8_t out[32]);
 
 /* Same for a PEM certificate file. 0 or a negative ward_err. */
 int cas_tls_spki_hash_file(const char *path, uint8_t out[32]);

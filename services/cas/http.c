@@ -7,11 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <json-c/json.h>
 #include <microhttpd.h>
 #include <sodium.h>
@@ -118,23 +116,6 @@ int cas_reply_ward_error(struct cas_request *r, int err)
 }
 
 /* The client certificate's SubjectPublicKeyInfo hash; 0 if the client sent none. */
-/* 1 if the certificate's validity period holds now (owners are keys, but dates still bind). */
-static int cert_current(const gnutls_datum_t *der)
-{
-	gnutls_x509_crt_t crt;
-	if (gnutls_x509_crt_init(&crt) < 0)
-		return 0;
-	int ok = 0;
-	if (gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) >= 0) {
-		time_t now = time(NULL);
-		time_t from = gnutls_x509_crt_get_activation_time(crt);
-		time_t until = gnutls_x509_crt_get_expiration_time(crt);
-		ok = from != (time_t)-1 && until != (time_t)-1 && from <= now && now <= until;
-	}
-	gnutls_x509_crt_deinit(crt);
-	return ok;
-}
-
 /* 1 with the owner's key hash, 0 without a certificate, -1 for one outside its validity period. */
 static int client_hash(struct MHD_Connection *c, uint8_t out[32])
 {
@@ -148,9 +129,7 @@ static int client_hash(struct MHD_Connection *c, uint8_t out[32])
 	if (!certs || n == 0 ||
 	    gnutls_certificate_type_get((gnutls_session_t)ci->tls_session) != GNUTLS_CRT_X509)
 		return 0;
-	if (cas_tls_spki_hash(certs[0].data, certs[0].size, out) != 0)
-		return 0;
-	return cert_current(&certs[0]) ? 1 : -1;
+	return cas_tls_client_key(certs[0].data, certs[0].size, out);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,

@@ -165,20 +165,31 @@ int cas_tls_make_cert(const char *cert_path, const char *key_path, const char *c
 	return rc;
 }
 
-int cas_tls_spki_hash(const uint8_t *der, size_t len, uint8_t out[32])
+/* SHA-256 of the certificate's DER SubjectPublicKeyInfo; 0 or -1. */
+static int spki_hash(X509 *x, uint8_t out[32])
 {
-	const unsigned char *p = der;
-	X509 *x = d2i_X509(NULL, &p, (long)len);
-	if (!x)
-		return -1;
 	unsigned char *spki = NULL;
 	int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &spki);
-	X509_free(x);
 	if (n <= 0)
 		return -1;
 	SHA256(spki, (size_t)n, out);
 	OPENSSL_free(spki);
 	return 0;
+}
+
+int cas_tls_client_key(const uint8_t *der, size_t len, uint8_t out[32])
+{
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+	if (!x)
+		return 0;
+	int rc = spki_hash(x, out) == 0;
+	/* Owners are keys, but a certificate's validity period still binds. */
+	if (rc && (X509_cmp_current_time(X509_get0_notBefore(x)) >= 0 ||
+	           X509_cmp_current_time(X509_get0_notAfter(x)) <= 0))
+		rc = -1;
+	X509_free(x);
+	return rc;
 }
 
 int cas_tls_spki_hash_file(const char *path, uint8_t out[32])
@@ -190,12 +201,7 @@ int cas_tls_spki_hash_file(const char *path, uint8_t out[32])
 	fclose(f);
 	if (!x)
 		return ward_error(WARD_E_FORMAT, "%s: not a PEM certificate", path);
-	unsigned char *spki = NULL;
-	int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &spki);
+	int rc = spki_hash(x, out);
 	X509_free(x);
-	if (n <= 0)
-		return ward_error(WARD_E_FORMAT, "%s: no public key", path);
-	SHA256(spki, (size_t)n, out);
-	OPENSSL_free(spki);
-	return 0;
+	return rc ? ward_error(WARD_E_FORMAT, "%s: no public key", path) : 0;
 }
