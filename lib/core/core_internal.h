@@ -2,6 +2,7 @@
 #ifndef WARD_CORE_INTERNAL_H
 #define WARD_CORE_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -33,6 +34,21 @@ ssize_t ward_read_full(int fd, void *buf, size_t n);
 
 /* write(2) all n bytes, retrying EINTR and short writes. 0 or -1/errno. */
 int ward_write_full(int fd, const void *buf, size_t n);
+
+/* A condition variable whose timed waits use CLOCK_MONOTONIC (wall-clock jumps do not move
+ * them). 0 or an errno value. */
+static inline int ward_cond_init_monotonic(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+	int rc = pthread_condattr_init(&ca);
+	if (rc)
+		return rc;
+	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (!rc)
+		rc = pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+	return rc;
+}
 
 /* ms milliseconds from now on clock clk: a deadline for pthread_cond_timedwait. */
 static inline struct timespec ward_deadline_ms(clockid_t clk, long ms)

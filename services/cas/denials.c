@@ -133,13 +133,12 @@ int cas_denials_start(struct ward_store *st, long interval_ms, struct cas_denial
 	d->store = st;
 	d->interval_ms = interval_ms > 0 ? interval_ms : 1;
 	d->next = ward_deadline_ms(CLOCK_MONOTONIC, d->interval_ms);
-	pthread_condattr_t ca;
-	int ok = pthread_condattr_init(&ca) == 0;
-	ok = ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
-	     pthread_cond_init(&d->cv, &ca) == 0;
-	if (ok)
-		pthread_condattr_destroy(&ca);
-	if (!ok || pthread_mutex_init(&d->mu, NULL) != 0) {
+	if (ward_cond_init_monotonic(&d->cv) != 0) {
+		free(d);
+		return ward_error(WARD_E_INTERNAL, "cannot set up the refusal counters");
+	}
+	if (pthread_mutex_init(&d->mu, NULL) != 0) {
+		pthread_cond_destroy(&d->cv);
 		free(d);
 		return ward_error(WARD_E_INTERNAL, "cannot set up the refusal counters");
 	}

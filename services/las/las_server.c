@@ -433,7 +433,8 @@ static void dispatch(struct las *l, int fd)
 	pthread_mutex_lock(&l->lock);
 	if (l->active >= l->o->max_conns) {
 		pthread_mutex_unlock(&l->lock);
-		/* In place of the challenge: a client sends nothing before reading its first line. */
+		/* In place of the challenge: a client sends nothing before reading its first line.
+		 */
 		static const char busy[] = "{\"error\":\"LAS busy: too many connections\"}\n";
 		send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 		close(fd);
@@ -563,10 +564,10 @@ static void accept_loop(struct las *l, int s, int sigfd)
 	}
 }
 
-/* The pool's lock, condition variables (on CLOCK_MONOTONIC) and queue. */
+/* The pool's lock, condition variables (work on CLOCK_MONOTONIC, for the idle timeout) and queue.
+ */
 static int pool_init(struct las *l)
 {
-	pthread_condattr_t ca;
 	if (l->o->max_conns == 0)
 		return ward_error(WARD_E_INVAL, "max_conns must be at least 1");
 	l->queue = calloc(l->o->max_conns, sizeof *l->queue);
@@ -577,11 +578,8 @@ static int pool_init(struct las *l)
 		return ward_error(WARD_E_NOMEM, "out of memory");
 	}
 	pthread_mutex_init(&l->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&l->work, &ca);
+	ward_cond_init_monotonic(&l->work);
 	pthread_cond_init(&l->gone, NULL);
-	pthread_condattr_destroy(&ca);
 	return 0;
 }
 
