@@ -134,24 +134,17 @@ int ward_audit_scan_after(const char *path, const uint8_t pk[32], const struct w
 		return ward_error_errno("%s", path);
 	char *line = NULL;
 	size_t cap = 0;
+	ssize_t n = 0;
 	int rc = seek_line(f, from->seq, path);
+	if (!rc && (n = getline(&line, &cap, f)) <= 0) /* 1: fewer lines, as from seek_line */
+		rc = ferror(f) ? ward_error_errno("%s", path) : 1;
 	if (rc == 1)
 		rc = ward_error(WARD_E_TRUNCATED,
 		                "audit log ends before the checkpointed entry %llu: truncated or "
 		                "replaced",
 		                (unsigned long long)from->seq);
-	if (!rc) {
-		ssize_t n = getline(&line, &cap, f);
-		if (n <= 0 && ferror(f))
-			rc = ward_error_errno("%s", path);
-		else if (n <= 0)
-			rc = ward_error(WARD_E_TRUNCATED,
-			                "audit log ends before the checkpointed entry %llu: "
-			                "truncated or replaced",
-			                (unsigned long long)from->seq);
-		else
-			rc = check_anchor_line(line, n, from);
-	}
+	if (!rc)
+		rc = check_anchor_line(line, n, from);
 	if (!rc)
 		rc = scan_rest(f, &line, &cap, pk, from, visit, ctx, last_seq);
 	if (!rc && ferror(f))
